@@ -1,0 +1,32 @@
+/**
+ * How a side of a ring parks and wakes on a doorbell word (docs/FORMAT.md §6). The ring protocol
+ * calls these; which primitive runs underneath depends on who can share the memory:
+ * - `atomicsParker` (default): threads of one process over a SharedArrayBuffer, `Atomics.wait/notify`.
+ * - the futex parker from `src/file.ts`: ring files, which another process (Node or Go) may share;
+ *   Linux futex without FUTEX_PRIVATE_FLAG, through the native addon.
+ */
+import { atomicsNotify, atomicsWait, atomicsWaitAsync, type WaitResult } from './atomics.js';
+
+export type { WaitResult };
+
+export interface Parker {
+  /** Blocks the calling thread while words[index] === expected, for at most timeoutMs (Infinity: no limit). */
+  waitSync(words: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult;
+  /** Settles when woken, when the word differs, or on timeout. Never rejects. */
+  waitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number): Promise<WaitResult>;
+  /** Wakes every waiter parked on words[index]. */
+  wake(words: Int32Array, index: number): void;
+  /** Whether waitSync may be called on this thread (Atomics.wait is refused on Node's main thread). */
+  readonly canBlock: boolean;
+}
+
+export const atomicsParker: Parker = {
+  waitSync: atomicsWait,
+  waitAsync: atomicsWaitAsync,
+  wake: atomicsNotify,
+  get canBlock(): boolean {
+    return !isMainThread;
+  },
+};
+
+import { isMainThread } from 'node:worker_threads';
