@@ -16,17 +16,10 @@ export interface Parker {
   waitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number): Promise<WaitResult>;
   /** Wakes every waiter parked on words[index]. */
   wake(words: Int32Array, index: number): void;
-  /** Whether waitSync may be called on this thread (Atomics.wait is refused on Node's main thread). */
-  readonly canBlock: boolean;
 }
 
 export const atomicsParker: Parker = {
   waitSync: atomicsWait,
   waitAsync: atomicsWaitAsync,
   wake: atomicsNotify,
-  get canBlock(): boolean {
-    return !isMainThread;
-  },
 };
-
-import { isMainThread } from 'node:worker_threads';
