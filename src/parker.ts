@@ -12,14 +12,26 @@ export type { WaitResult };
 export interface Parker {
   /** Blocks the calling thread while words[index] === expected, for at most timeoutMs (Infinity: no limit). */
   waitSync(words: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult;
-  /** Settles when woken, when the word differs, or on timeout. Never rejects. */
-  waitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number): Promise<WaitResult>;
+  /**
+   * Settles when woken, when the word differs, on timeout, or when `signal` aborts (then promptly,
+   * with 'ok': the caller rechecks its signal). Never rejects.
+   */
+  waitAsync(words: Int32Array, index: number, expected: number, timeoutMs: number, signal?: AbortSignal): Promise<WaitResult>;
   /** Wakes every waiter parked on words[index]. */
   wake(words: Int32Array, index: number): void;
 }
 
 export const atomicsParker: Parker = {
   waitSync: atomicsWait,
-  waitAsync: atomicsWaitAsync,
+  waitAsync(words, index, expected, timeoutMs, signal) {
+    const pending = atomicsWaitAsync(words, index, expected, timeoutMs);
+    if (!signal) return pending;
+    if (signal.aborted) return Promise.resolve('ok');
+    // Same thread, same isolate: the waiter is registered before this listener can run, so a notify
+    // from it always finds the waiter. It wakes only this side: one waiter per doorbell (SPSC).
+    const onAbort = (): void => atomicsNotify(words, index);
+    signal.addEventListener('abort', onAbort, { once: true });
+    return pending.finally(() => signal.removeEventListener('abort', onAbort));
+  },
   wake: atomicsNotify,
 };

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test of the project: TypeScript (vitest: unit, threads, processes, Node<->Go), Go (vet, race,
+# a bounded fuzz run), and the C++ core under ASan+UBSan and TSan. `npm test` runs this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "build TypeScript"
+npx tsc -p tsconfig.json
+
+if [ ! -f build/Release/shmring.node ]; then
+  step "build native addon"
+  node scripts/build-native.mjs
+fi
+
+step "build Go peer CLI"
+node scripts/build-go.mjs
+
+step "vitest"
+npx vitest run
+
+step "go vet + go test -race"
+(cd go-peer && go vet ./... && go test -race -count=1 ./...)
+
+step "go fuzz (bounded)"
+(cd go-peer && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime=10s . && go test -run='^$' -fuzz='^FuzzConsume$' -fuzztime=10s .)
+
+step "C++ core under sanitizers"
+bash scripts/native-test.sh

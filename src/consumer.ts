@@ -1,0 +1,378 @@
+/** The consuming side of a ring (docs/FORMAT.md §5). */
+import { loadAcquire, storeRelease } from './atomics.js';
+import { RingUsageError, corrupt } from './errors.js';
+import {
+  CONSUMER_HEARTBEAT_INDEX,
+  CONSUMER_PID_INDEX,
+  CONSUMER_STATE_INDEX,
+  CONSUMER_WAITING_INDEX,
+  DATA_DOORBELL_INDEX,
+  HEAD_INDEX,
+  MAX_TYPE,
+  PADDING_TYPE_I32,
+  PRODUCER_STATE_INDEX,
+  PRODUCER_WAITING_INDEX,
+  RECORD_HEADER_LENGTH,
+  ROLE_CLOSED,
+  ROLE_DETACHED,
+  SPACE_DOORBELL_INDEX,
+  TAIL_INDEX,
+} from './layout.js';
+import { timeoutOf, type WaitOptions } from './producer.js';
+import { RingSide, type SideOptions } from './side.js';
+
+/**
+ * Called once per record by `poll`, with a view of the whole data area and where the payload lies in
+ * it: zero-copy and allocation-free. The bytes are valid only during the call.
+ */
+export type RecordHandler = (type: number, data: Uint8Array, offset: number, length: number) => void;
+
+/**
+ * A record read in place (zero-copy). Valid until released: after `release()` the producer may
+ * overwrite it, and `data` throws (code ERR_RELEASED).
+ */
+export class RecordView {
+  readonly type: number;
+  readonly length: number;
+  /** Offset of the payload in `buffer`. */
+  readonly offset: number;
+  /** The consumer's whole data area; the payload is buffer[offset, offset + length). */
+  readonly buffer: Uint8Array;
+  private readonly consumer: RingConsumer;
+  private readonly generation: number;
+  private view: Uint8Array | undefined;
+
+  /** @internal */
+  constructor(consumer: RingConsumer, generation: number, type: number, buffer: Uint8Array, offset: number, length: number) {
+    this.consumer = consumer;
+    this.generation = generation;
+    this.type = type;
+    this.buffer = buffer;
+    this.offset = offset;
+    this.length = length;
+  }
+
+  get released(): boolean {
+    return this.consumer.generationOf() !== this.generation;
+  }
+
+  /** The payload, a view of ring memory (no copy). Throws once released. */
+  get data(): Uint8Array {
+    if (this.released) {
+      throw new RingUsageError('ERR_RELEASED', 'shmring: this record was released; its bytes may already be overwritten');
+    }
+    return (this.view ??= this.buffer.subarray(this.offset, this.offset + this.length));
+  }
+
+  /** A copy of the payload that outlives the release. */
+  copy(): Uint8Array {
+    return this.data.slice();
+  }
+
+  /** Releases this record (same as consumer.release()). */
+  release(): void {
+    if (this.released) throw new RingUsageError('ERR_RELEASED', 'shmring: this record was already released');
+    this.consumer.release();
+  }
+}
+
+export interface ConsumerStats {
+  capacity: number;
+  maxRecordLength: number;
+  head: number;
+  tail: number;
+  readPosition: number;
+  /** Published bytes not yet released. */
+  bytesInFlight: number;
+  /** Published records not yet read by this consumer (counted by walking the headers). */
+  recordsInFlight: number;
+  recordsRead: number;
+  producerState: number;
+  ended: boolean;
+}
+
+export class RingConsumer extends RingSide {
+  /** The next record to read (wrapping u32 kept as int32). */
+  private readPosition: number;
+  /** Last value stored to the shared head. */
+  private releasedHead: number;
+  /** Last value loaded from the shared tail; reloaded only when reading catches up with it. */
+  private cachedTail: number;
+  private recordsRead = 0;
+  /** Position just past the record handed out by tryRead, or -1 when none is held. */
+  private heldEnd = -1;
+  private generation = 0;
+  private readonly dataOrEnd: () => boolean;
+
+  constructor(buffer: SharedArrayBuffer, options: SideOptions = {}) {
+    super(
+      buffer,
+      'consumer',
+      {
+        state: CONSUMER_STATE_INDEX,
+        pid: CONSUMER_PID_INDEX,
+        heartbeat: CONSUMER_HEARTBEAT_INDEX,
+        waiting: CONSUMER_WAITING_INDEX,
+        ownDoorbell: DATA_DOORBELL_INDEX,
+        peerState: PRODUCER_STATE_INDEX,
+        peerWaiting: PRODUCER_WAITING_INDEX,
+        peerDoorbell: SPACE_DOORBELL_INDEX,
+      },
+      options,
+    );
+    // A restarted consumer resumes at the last released record.
+    const head = loadAcquire(this.words, HEAD_INDEX);
+    if ((head & 7) !== 0) throw corrupt('head', head >>> 0, 'a multiple of 8');
+    this.readPosition = head;
+    this.releasedHead = head;
+    this.cachedTail = head;
+    this.refreshTail();
+    this.dataOrEnd = () => this.readPosition !== this.cachedTail || this.refreshTail() !== this.readPosition || this.peerState() === ROLE_CLOSED;
+  }
+
+  protected headIndex(): number {
+    return HEAD_INDEX;
+  }
+  protected tailIndex(): number {
+    return TAIL_INDEX;
+  }
+
+  /** @internal */
+  generationOf(): number {
+    return this.generation;
+  }
+
+  /** Reloads the producer's tail (acquire), validating it against this consumer's position. */
+  private refreshTail(): number {
+    const tail = loadAcquire(this.words, TAIL_INDEX);
+    const available = (tail - this.readPosition) | 0;
+    if (available < 0 || available > this.capacity || (tail & 7) !== 0) {
+      throw corrupt('tail', tail >>> 0, `a multiple of 8 within ${this.capacity} bytes ahead of the read position ${this.readPosition >>> 0}`);
+    }
+    this.cachedTail = tail;
+    return tail;
+  }
+
+  /**
+   * Validates the record at `position` (whose header words were read once into `length`/`type`) and
+   * returns its slot length. Every check is against local copies: the producer, or something
+   * hostile, may change the shared words meanwhile.
+   */
+  private checkRecord(position: number, offset: number, length: number, type: number): number {
+    if (type === PADDING_TYPE_I32) {
+      const toEnd = this.capacity - offset;
+      if (length !== toEnd - RECORD_HEADER_LENGTH) {
+        throw corrupt('padding.length', length >>> 0, `${toEnd - RECORD_HEADER_LENGTH} (the rest of the data area)`, ` at offset ${offset}`);
+      }
+      if (((this.cachedTail - position) | 0) < toEnd) {
+        throw corrupt('padding.length', length >>> 0, 'a padding record below the tail', ` at offset ${offset}`);
+      }
+      return toEnd;
+    }
+    if (length < 0 || length > this.maxRecordLength) {
+      throw corrupt('record.length', length >>> 0, `at most maxRecordLength ${this.maxRecordLength}`, ` at offset ${offset}`);
+    }
+    if ((type & MAX_TYPE) !== type) {
+      throw corrupt('record.type', type >>> 0, `0..${MAX_TYPE} or padding 0xffffffff`, ` at offset ${offset}`);
+    }
+    const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
+    if (offset + RECORD_HEADER_LENGTH + length > this.capacity) {
+      throw corrupt('record.length', length, `a record inside the data area (${this.capacity - offset - RECORD_HEADER_LENGTH} bytes to its end)`, ` at offset ${offset}`);
+    }
+    if (((this.cachedTail - position) | 0) < slot) {
+      throw corrupt('record.length', length, 'a record below the published tail', ` at offset ${offset}`);
+    }
+    return slot;
+  }
+
+  private releaseTo(position: number): void {
+    storeRelease(this.words, HEAD_INDEX, position);
+    this.releasedHead = position;
+    this.wakePeer();
+  }
+
+  private checkNotHeld(): void {
+    if (this.heldEnd !== -1) {
+      throw new RingUsageError('ERR_RECORD_HELD', 'shmring: a record from tryRead() is held; release() it first');
+    }
+  }
+
+  /**
+   * Hands up to `limit` records to `handler` in order, then releases them all with one store of the
+   * head. Returns how many were handled (0 when empty). Zero-copy and allocation-free. If the handler
+   * throws, the records before it and the one that threw are consumed (a poison record is not
+   * redelivered forever) and the error propagates.
+   */
+  poll(handler: RecordHandler, limit = Infinity): number {
+    this.checkNotHeld();
+    if (this.closed) throw this.closedError();
+    const recordWords = this.recordWords;
+    const data = this.data;
+    let position = this.readPosition;
+    let count = 0;
+    try {
+      while (count < limit) {
+        if (position === this.cachedTail && this.refreshTail() === position) break;
+        const offset = position & this.mask;
+        const index = offset >> 2;
+        const length = recordWords[index];
+        const type = recordWords[index + 1];
+        const slot = this.checkRecord(position, offset, length, type);
+        position = (position + slot) | 0;
+        if (type === PADDING_TYPE_I32) continue;
+        count++;
+        handler(type, data, offset + RECORD_HEADER_LENGTH, length);
+      }
+    } finally {
+      this.readPosition = position;
+      this.recordsRead += count;
+      if (position !== this.releasedHead) this.releaseTo(position);
+    }
+    return count;
+  }
+
+  /** Zero-copy read of the next record, or null when empty. Call release() before the next read. */
+  tryRead(): RecordView | null {
+    this.checkNotHeld();
+    if (this.closed) throw this.closedError();
+    for (;;) {
+      const position = this.readPosition;
+      if (position === this.cachedTail && this.refreshTail() === position) return null;
+      const offset = position & this.mask;
+      const index = offset >> 2;
+      const length = this.recordWords[index];
+      const type = this.recordWords[index + 1];
+      const slot = this.checkRecord(position, offset, length, type);
+      if (type === PADDING_TYPE_I32) {
+        this.readPosition = (position + slot) | 0;
+        continue;
+      }
+      this.heldEnd = (position + slot) | 0;
+      return new RecordView(this, this.generation, type, this.data, offset + RECORD_HEADER_LENGTH, length);
+    }
+  }
+
+  /** Releases the record from tryRead() (and any padding before it): the producer may reuse its bytes. */
+  release(): void {
+    if (this.heldEnd === -1) throw new RingUsageError('ERR_NO_RECORD', 'shmring: release() without a held record');
+    this.readPosition = this.heldEnd;
+    this.heldEnd = -1;
+    this.generation++;
+    this.recordsRead++;
+    this.releaseTo(this.readPosition);
+  }
+
+  /** True once the producer closed with end of stream and every published record was read. */
+  get ended(): boolean {
+    if (this.heldEnd !== -1) return false;
+    // State first, then the tail: the producer publishes its last tail before it stores CLOSED.
+    return this.peerState() === ROLE_CLOSED && this.refreshTail() === this.readPosition;
+  }
+
+  /**
+   * Blocks this thread until a record arrives (returned, held until release()), the stream ends, or
+   * the timeout passes (both null; check `ended`). For worker threads.
+   */
+  readSync(timeoutMs = Infinity): RecordView | null {
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const record = this.tryRead();
+      if (record !== null || this.ended) return record;
+      const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
+      if (remaining <= 0 || !this.waitUntilSync(this.dataOrEnd, remaining)) return null;
+    }
+  }
+
+  /**
+   * Waits for the next record without blocking the thread. Resolves with the record (held until
+   * release()), or null at the end of the stream. Rejects on timeout (ERR_TIMEOUT), abort, or close.
+   */
+  async read(options?: WaitOptions): Promise<RecordView | null> {
+    const timeout = timeoutOf(options);
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    for (;;) {
+      const record = this.tryRead();
+      if (record !== null || this.ended) return record;
+      const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+      await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal);
+    }
+  }
+
+  /** Like poll(), but waits (without blocking the thread) until at least one record or the end. Resolves 0 at the end. */
+  async pollAsync(handler: RecordHandler, limit = Infinity, options?: WaitOptions): Promise<number> {
+    const timeout = timeoutOf(options);
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    for (;;) {
+      const count = this.poll(handler, limit);
+      if (count > 0 || this.ended) return count;
+      const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+      await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal);
+    }
+  }
+
+  /** Like poll(), but blocks the thread until at least one record, the end (0), or the timeout (0). */
+  pollSync(handler: RecordHandler, limit = Infinity, timeoutMs = Infinity): number {
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      const count = this.poll(handler, limit);
+      if (count > 0 || this.ended) return count;
+      const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
+      if (remaining <= 0 || !this.waitUntilSync(this.dataOrEnd, remaining)) return 0;
+    }
+  }
+
+  /**
+   * Iterates records until the end of the stream. Each record is released when the loop asks for
+   * the next one (or exits), so a record must not be used after its iteration.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<RecordView, void, undefined> {
+    try {
+      for (;;) {
+        const record = await this.read();
+        if (record === null) return;
+        yield record;
+        if (!record.released) this.release();
+      }
+    } finally {
+      if (this.heldEnd !== -1 && !this.closed) this.release();
+    }
+  }
+
+  /**
+   * Leaves the role. By default the consumer is gone for good and a producer waiting for space gets
+   * ERR_CLOSED; `detach: true` lets a new consumer attach and resume at the head.
+   */
+  close(options: { detach?: boolean } = {}): void {
+    if (this.closed) return;
+    this.leaveRole(options.detach === true ? ROLE_DETACHED : ROLE_CLOSED);
+  }
+
+  stats(): ConsumerStats {
+    const { head, tail } = this.positions();
+    let records = 0;
+    // Walk only what this consumer owns: [readPosition, tail) cannot change under it.
+    if (!this.closed) {
+      const end = this.refreshTail();
+      let position = this.readPosition;
+      while (position !== end) {
+        const offset = position & this.mask;
+        const index = offset >> 2;
+        const type = this.recordWords[index + 1];
+        position = (position + this.checkRecord(position, offset, this.recordWords[index], type)) | 0;
+        if (type !== PADDING_TYPE_I32) records++;
+      }
+    }
+    return {
+      capacity: this.capacity,
+      maxRecordLength: this.maxRecordLength,
+      head,
+      tail,
+      readPosition: this.readPosition >>> 0,
+      bytesInFlight: (tail - head) >>> 0,
+      recordsInFlight: records,
+      recordsRead: this.recordsRead,
+      producerState: this.peerState(),
+      ended: !this.closed && this.ended,
+    };
+  }
+}

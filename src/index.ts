@@ -1,0 +1,24 @@
+/**
+ * shmring: a zero-copy single-producer single-consumer ring of typed, variable-length records over
+ * a SharedArrayBuffer. One protocol implementation serves in-memory rings (threads) and ring files
+ * mapped by the native addon (processes, Go). docs/FORMAT.md is the specification.
+ */
+export { createRing, initializeRing, validateRing, ringGeometry } from './header.js';
+export type { RingOptions, RingGeometry } from './header.js';
+export { RingProducer } from './producer.js';
+export type { ProducerOptions, ProducerStats, PublishPolicy, WaitOptions } from './producer.js';
+export { RingConsumer, RecordView } from './consumer.js';
+export type { ConsumerStats, RecordHandler } from './consumer.js';
+export type { SideOptions, Role } from './side.js';
+export { atomicsParker } from './parker.js';
+export type { Parker, WaitResult } from './parker.js';
+export {
+  RingError,
+  RingFormatError,
+  RingCorruptError,
+  RingUsageError,
+  RingClosedError,
+  RingTimeoutError,
+} from './errors.js';
+export type { RingErrorCode, RingErrorDetails } from './errors.js';
+export * as layout from "./layout.js";

@@ -1,0 +1,367 @@
+/** The producing side of a ring (docs/FORMAT.md §4). */
+import { loadAcquire, storeRelease } from './atomics.js';
+import { RingClosedError, RingUsageError, corrupt } from './errors.js';
+import {
+  CONSUMER_STATE_INDEX,
+  CONSUMER_WAITING_INDEX,
+  DATA_DOORBELL_INDEX,
+  HEAD_INDEX,
+  MAX_TYPE,
+  PADDING_TYPE_I32,
+  PRODUCER_HEARTBEAT_INDEX,
+  PRODUCER_PID_INDEX,
+  PRODUCER_STATE_INDEX,
+  PRODUCER_WAITING_INDEX,
+  RECORD_HEADER_LENGTH,
+  ROLE_CLOSED,
+  ROLE_DETACHED,
+  SPACE_DOORBELL_INDEX,
+  TAIL_INDEX,
+} from './layout.js';
+import { RingSide, type SideOptions } from './side.js';
+
+/**
+ * When committed records become visible to the consumer (one store-release of the tail per batch):
+ * - 'auto' (default): when `batchRecords` records or `batchBytes` bytes are pending, and at the end
+ *   of the current synchronous job (a microtask), so nothing lingers unpublished.
+ * - 'eager': at every commit (one store per record).
+ * - 'manual': only on `flush()`.
+ * Whatever the policy, the producer publishes before it parks, reports full, or closes.
+ */
+export type PublishPolicy = 'auto' | 'eager' | 'manual';
+
+export interface ProducerOptions extends SideOptions {
+  publish?: PublishPolicy;
+  /** 'auto' policy: publish once this many records are pending. Default 256. */
+  batchRecords?: number;
+  /** 'auto' policy: publish once this many bytes are pending. Default min(64 KiB, capacity / 4). */
+  batchBytes?: number;
+}
+
+export interface WaitOptions {
+  /** Rejects with the signal's reason when it aborts. */
+  signal?: AbortSignal;
+  /** Milliseconds; rejects with RingTimeoutError (code ERR_TIMEOUT) when it passes. Default: no limit. */
+  timeout?: number;
+}
+
+export interface ProducerStats {
+  capacity: number;
+  maxRecordLength: number;
+  head: number;
+  tail: number;
+  writePosition: number;
+  /** Published bytes the consumer has not released. */
+  bytesInFlight: number;
+  /** Committed records not yet published. */
+  pendingRecords: number;
+  recordsWritten: number;
+  consumerState: number;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: ${name} ${value} is invalid; expected an integer >= 1`, {
+      field: name,
+      value: String(value),
+      expected: 'integer >= 1',
+    });
+  }
+  return value;
+}
+
+function timeoutOf(options: WaitOptions | undefined): number {
+  const timeout = options?.timeout ?? Infinity;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+    throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: timeout ${timeout} is invalid; expected milliseconds >= 0`, {
+      field: 'timeout',
+      value: String(timeout),
+      expected: '>= 0',
+    });
+  }
+  return timeout;
+}
+
+export { timeoutOf };
+
+export class RingProducer extends RingSide {
+  /** Where the next record goes (wrapping u32 kept as int32). */
+  private writePosition: number;
+  /** Last value stored to the shared tail. */
+  private publishedTail: number;
+  /** Last value loaded from the shared head; reloaded only when it says "full". */
+  private cachedHead: number;
+  private pendingRecords = 0;
+  private recordsWritten = 0;
+  private claimOffset = -1;
+  private claimLength = 0;
+  private claimType = 0;
+  private readonly policy: PublishPolicy;
+  private readonly batchRecords: number;
+  private readonly batchBytes: number;
+  private flushScheduled = false;
+  private readonly scheduledFlush: () => void;
+  private readonly headMoved: () => boolean;
+  private headSeen = 0;
+
+  constructor(buffer: SharedArrayBuffer, options: ProducerOptions = {}) {
+    super(
+      buffer,
+      'producer',
+      {
+        state: PRODUCER_STATE_INDEX,
+        pid: PRODUCER_PID_INDEX,
+        heartbeat: PRODUCER_HEARTBEAT_INDEX,
+        waiting: PRODUCER_WAITING_INDEX,
+        ownDoorbell: SPACE_DOORBELL_INDEX,
+        peerState: CONSUMER_STATE_INDEX,
+        peerWaiting: CONSUMER_WAITING_INDEX,
+        peerDoorbell: DATA_DOORBELL_INDEX,
+      },
+      options,
+    );
+    this.policy = options.publish ?? 'auto';
+    if (this.policy !== 'auto' && this.policy !== 'eager' && this.policy !== 'manual') {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: publish policy ${String(this.policy)} is invalid; expected 'auto', 'eager' or 'manual'`, {
+        field: 'publish',
+        value: String(this.policy),
+        expected: "'auto' | 'eager' | 'manual'",
+      });
+    }
+    this.batchRecords = positiveInteger('batchRecords', options.batchRecords ?? 256);
+    this.batchBytes = positiveInteger('batchBytes', options.batchBytes ?? Math.min(65536, this.capacity / 4));
+    // A restarted producer continues from the published tail: anything a dead predecessor wrote
+    // beyond it was never visible and is overwritten (FORMAT.md §4).
+    const tail = loadAcquire(this.words, TAIL_INDEX);
+    if ((tail & 7) !== 0) throw corrupt('tail', tail >>> 0, 'a multiple of 8');
+    this.writePosition = tail;
+    this.publishedTail = tail;
+    this.cachedHead = tail;
+    this.refreshHead();
+    this.scheduledFlush = () => {
+      this.flushScheduled = false;
+      if (!this.closed) this.flush();
+    };
+    this.headMoved = () => this.peerState() === ROLE_CLOSED || this.refreshHead() !== this.headSeen;
+  }
+
+  protected headIndex(): number {
+    return HEAD_INDEX;
+  }
+  protected tailIndex(): number {
+    return TAIL_INDEX;
+  }
+
+  /** Reloads the consumer's head (acquire), validating it against what this producer knows. */
+  private refreshHead(): number {
+    const head = loadAcquire(this.words, HEAD_INDEX);
+    const inFlight = (this.writePosition - head) | 0;
+    if (inFlight < 0 || inFlight > this.capacity || (head & 7) !== 0) {
+      throw corrupt('head', head >>> 0, `a multiple of 8 within ${this.capacity} bytes behind the write position ${this.writePosition >>> 0}`);
+    }
+    this.cachedHead = head;
+    return head;
+  }
+
+  private hasSpace(bytes: number): boolean {
+    if (this.capacity - ((this.writePosition - this.cachedHead) | 0) >= bytes) return true;
+    this.refreshHead();
+    return this.capacity - ((this.writePosition - this.cachedHead) | 0) >= bytes;
+  }
+
+  private checkRecord(length: number, type: number): void {
+    if (this.claimOffset >= 0) {
+      throw new RingUsageError('ERR_CLAIM_OPEN', 'shmring: a claimed record is open; commit() or abort() it first');
+    }
+    if (this.closed) throw this.closedError();
+    if (!(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length) {
+      throw new RingUsageError(
+        'ERR_RECORD_TOO_LONG',
+        `shmring: record length ${length} is invalid; expected an integer from 0 to maxRecordLength ${this.maxRecordLength}`,
+        { field: 'length', value: length, expected: `0..${this.maxRecordLength}` },
+      );
+    }
+    if ((type & MAX_TYPE) !== type) {
+      throw new RingUsageError('ERR_BAD_TYPE', `shmring: record type ${type} is invalid; expected an integer from 0 to ${MAX_TYPE}`, {
+        field: 'type',
+        value: type,
+        expected: `0..${MAX_TYPE}`,
+      });
+    }
+  }
+
+  /**
+   * Finds room for a record of `slot` bytes and returns its offset in the data area, or -1 when the
+   * ring is full (after publishing what is pending, so the consumer can make room). Writes the wrap
+   * padding first when the record would cross the end, even if the record itself does not fit yet
+   * (otherwise a long record could wait forever for room at the start: agrona PR #239).
+   */
+  private reserve(slot: number): number {
+    let offset = this.writePosition & this.mask;
+    const toEnd = this.capacity - offset;
+    if (slot > toEnd) {
+      if (!this.hasSpace(toEnd)) return this.full();
+      const index = offset >> 2;
+      this.recordWords[index] = toEnd - RECORD_HEADER_LENGTH;
+      this.recordWords[index + 1] = PADDING_TYPE_I32;
+      this.writePosition = (this.writePosition + toEnd) | 0;
+      offset = 0;
+    }
+    if (!this.hasSpace(slot)) return this.full();
+    return offset;
+  }
+
+  private full(): number {
+    this.flush();
+    return -1;
+  }
+
+  private committed(slot: number): void {
+    this.writePosition = (this.writePosition + slot) | 0;
+    this.recordsWritten++;
+    if (this.policy === 'eager') {
+      this.flush();
+    } else if (this.policy === 'auto') {
+      if (++this.pendingRecords >= this.batchRecords || ((this.writePosition - this.publishedTail) | 0) >= this.batchBytes) {
+        this.flush();
+      } else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(this.scheduledFlush);
+      }
+    } else {
+      this.pendingRecords++;
+    }
+  }
+
+  /**
+   * Copies `payload` into the ring as one record. Returns false when the ring is full (a normal
+   * result: nothing was written). Allocates nothing.
+   */
+  tryWrite(payload: Uint8Array, type = 0): boolean {
+    const length = payload.length;
+    this.checkRecord(length, type);
+    const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
+    const offset = this.reserve(slot);
+    if (offset < 0) return false;
+    this.data.set(payload, offset + RECORD_HEADER_LENGTH);
+    const index = offset >> 2;
+    this.recordWords[index] = length;
+    this.recordWords[index + 1] = type;
+    this.committed(slot);
+    return true;
+  }
+
+  /**
+   * Zero-copy: reserves a record of exactly `length` bytes and returns the offset of its payload in
+   * `this.data` (write the bytes there), or -1 when full. Then `commit()` or `abort()`. Allocates nothing.
+   */
+  tryClaim(length: number, type = 0): number {
+    this.checkRecord(length, type);
+    const offset = this.reserve((length + RECORD_HEADER_LENGTH + 7) & ~7);
+    if (offset < 0) return -1;
+    this.claimOffset = offset;
+    this.claimLength = length;
+    this.claimType = type;
+    return offset + RECORD_HEADER_LENGTH;
+  }
+
+  /** Zero-copy claim returning a view of exactly `length` bytes of ring memory, or null when full. */
+  claim(length: number, type = 0): Uint8Array | null {
+    const payloadOffset = this.tryClaim(length, type);
+    return payloadOffset < 0 ? null : this.data.subarray(payloadOffset, payloadOffset + length);
+  }
+
+  /** Commits the open claim: the record joins the pending batch (published per the policy). */
+  commit(): void {
+    const offset = this.claimOffset;
+    if (offset < 0) throw new RingUsageError('ERR_NO_CLAIM', 'shmring: commit() without an open claim (already committed or aborted?)');
+    const index = offset >> 2;
+    this.recordWords[index] = this.claimLength;
+    this.recordWords[index + 1] = this.claimType;
+    this.claimOffset = -1;
+    this.committed((this.claimLength + RECORD_HEADER_LENGTH + 7) & ~7);
+  }
+
+  /** Drops the open claim: nothing is written, nothing moves (a wrap padding already written stays). */
+  abort(): void {
+    if (this.claimOffset < 0) throw new RingUsageError('ERR_NO_CLAIM', 'shmring: abort() without an open claim');
+    this.claimOffset = -1;
+  }
+
+  /** True while a claim is open. */
+  get claiming(): boolean {
+    return this.claimOffset >= 0;
+  }
+
+  /**
+   * Publishes every committed record with one store-release of the tail, then wakes the consumer if
+   * it is parked. Cheap when there is nothing to publish.
+   */
+  flush(): void {
+    const position = this.writePosition;
+    if (position === this.publishedTail) return;
+    storeRelease(this.words, TAIL_INDEX, position);
+    this.publishedTail = position;
+    this.pendingRecords = 0;
+    this.wakePeer();
+  }
+
+  private consumerGone(): RingClosedError {
+    return new RingClosedError('ERR_CLOSED', 'shmring: the consumer closed the ring; nobody will read this record', {
+      field: 'consumerState',
+      value: ROLE_CLOSED,
+    });
+  }
+
+  /** Blocks this thread until the record is written or the timeout passes (returns false). For worker threads. */
+  writeSync(payload: Uint8Array, type = 0, timeoutMs = Infinity): boolean {
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    while (!this.tryWrite(payload, type)) {
+      if (this.peerState() === ROLE_CLOSED) throw this.consumerGone();
+      this.headSeen = this.cachedHead;
+      const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
+      if (remaining <= 0 || !this.waitUntilSync(this.headMoved, remaining)) return false;
+    }
+    return true;
+  }
+
+  /** Writes the record, waiting for space without blocking the thread. */
+  async write(payload: Uint8Array, type = 0, options?: WaitOptions): Promise<void> {
+    if (this.tryWrite(payload, type)) return;
+    const timeout = timeoutOf(options);
+    const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
+    do {
+      if (this.peerState() === ROLE_CLOSED) throw this.consumerGone();
+      this.headSeen = this.cachedHead;
+      const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+      await this.waitUntilAsync(this.headMoved, remaining, options?.signal);
+    } while (!this.tryWrite(payload, type));
+  }
+
+  /**
+   * Publishes what is pending and leaves the role. `end: true` (default) marks the end of the stream:
+   * the consumer drains what was published and then sees the end. `end: false` only detaches, so a
+   * new producer may attach and continue (a restart).
+   */
+  close(options: { end?: boolean } = {}): void {
+    if (this.closed) return;
+    this.claimOffset = -1;
+    this.flush();
+    this.leaveRole(options.end === false ? ROLE_DETACHED : ROLE_CLOSED);
+  }
+
+  stats(): ProducerStats {
+    const { head, tail } = this.positions();
+    return {
+      capacity: this.capacity,
+      maxRecordLength: this.maxRecordLength,
+      head,
+      tail,
+      writePosition: this.writePosition >>> 0,
+      bytesInFlight: (tail - head) >>> 0,
+      pendingRecords: this.pendingRecords,
+      recordsWritten: this.recordsWritten,
+      consumerState: this.peerState(),
+    };
+  }
+}
