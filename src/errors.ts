@@ -29,6 +29,12 @@ export type RingErrorCode =
   | 'ERR_RELEASED'
   | 'ERR_ROLE_TAKEN'
   | 'ERR_BUSY'
+  // Ring files and the native addon (plus errno names such as ENOENT, EEXIST, EACCES).
+  | 'ERR_NATIVE_UNAVAILABLE'
+  | 'ERR_BAD_NAME'
+  | 'ERR_SYMLINK'
+  | 'ERR_NOT_REGULAR_FILE'
+  | 'ERR_OUT_OF_RANGE'
   // Lifecycle.
   | 'ERR_CLOSED'
   | 'ERR_TIMEOUT';
@@ -66,6 +72,15 @@ export class RingUsageError extends RingError {}
 
 /** The ring, or the peer, was closed. */
 export class RingClosedError extends RingError {}
+
+/** A ring file could not be created, opened or used (the `code` is an errno name or ERR_*; `path` says which file). */
+export class RingFileError extends RingError {
+  readonly path: string | undefined;
+  constructor(code: RingErrorCode | string, message: string, details: RingErrorDetails & { path?: string } = {}) {
+    super(code as RingErrorCode, message, details);
+    this.path = details.path;
+  }
+}
 
 /** A blocking or awaitable operation ran out of time. */
 export class RingTimeoutError extends RingError {}

@@ -22,3 +22,6 @@ export {
 } from './errors.js';
 export type { RingErrorCode, RingErrorDetails } from './errors.js';
 export * as layout from "./layout.js";
+export { RingFile, futexParker } from './file.js';
+export type { RingFileOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
+export { RingFileError } from './errors.js';

@@ -1,0 +1,241 @@
+/**
+ * Ring files: the same ring, in a file mapped MAP_SHARED by any number of processes (a file in
+ * /dev/shm for IPC, a file on disk for a persistent log). The native addon maps the file and hands
+ * back a real SharedArrayBuffer; the TypeScript protocol runs over it unchanged. Waiting uses Linux
+ * futexes (another process, Node or Go, must be able to wake us); roles are OFD locks, which the
+ * kernel drops when a holder dies.
+ */
+import { loadRelaxed, loadSeqCst, loadAcquire } from './atomics.js';
+import { RingConsumer } from './consumer.js';
+import { RingUsageError } from './errors.js';
+import { validateRing, ringGeometry, type RingOptions } from './header.js';
+import {
+  CONSUMER_HEARTBEAT_INDEX,
+  CONSUMER_PID_INDEX,
+  CONSUMER_STATE_INDEX,
+  HEADER_LENGTH,
+  HEAD_INDEX,
+  PRODUCER_HEARTBEAT_INDEX,
+  PRODUCER_PID_INDEX,
+  PRODUCER_STATE_INDEX,
+  TAIL_INDEX,
+} from './layout.js';
+import { loadNative, nativeCall, type NativeAddon, type NativeRingFile, type NativeRole } from './native.js';
+import type { Parker, WaitResult } from './parker.js';
+import { RingProducer, type ProducerOptions } from './producer.js';
+import type { SideOptions } from './side.js';
+
+export interface RingFileOptions extends RingOptions {
+  /** File mode for a new file. Default 0o600. */
+  mode?: number;
+  /** Refuse to reuse an existing path (O_EXCL). Default true. */
+  exclusive?: boolean;
+}
+
+/** Side options for ring files: the parker and role lock are the file's own. */
+export type FileSideOptions = Omit<SideOptions, 'parker' | 'roleLock'>;
+
+export interface PeerStats {
+  pid: number;
+  /** 0 detached, 1 attached, 2 closed. */
+  state: number;
+  /** Seconds since the side last published a heartbeat (NaN if it never did). */
+  heartbeatAgeSeconds: number;
+  /** The side's OFD lock is held by a live open file description (survives kill -9 correctly). */
+  alive: boolean;
+}
+
+export interface RingFileStats {
+  path: string;
+  capacity: number;
+  maxRecordLength: number;
+  head: number;
+  tail: number;
+  bytesInFlight: number;
+  producer: PeerStats;
+  consumer: PeerStats;
+}
+
+const parkers = new WeakMap<NativeAddon, Parker>();
+
+/**
+ * Futex parking for memory another process may share: no FUTEX_PRIVATE_FLAG; async waits run on the
+ * addon's dedicated waiter thread (never the libuv pool) and can be cancelled.
+ */
+export function futexParker(): Parker {
+  const native = loadNative();
+  let parker = parkers.get(native);
+  if (parker === undefined) {
+    parker = {
+      waitSync(words, index, expected, timeoutMs): WaitResult {
+        return native.futexWait(words.buffer as SharedArrayBuffer, words.byteOffset + index * 4, expected >>> 0, timeoutMs);
+      },
+      waitAsync(words, index, expected, timeoutMs, signal): Promise<WaitResult> {
+        if (signal?.aborted) return Promise.resolve('ok');
+        const pending = native.futexWaitAsync(words.buffer as SharedArrayBuffer, words.byteOffset + index * 4, expected >>> 0, timeoutMs);
+        const settled = pending.promise.then((result) => (result === 'cancelled' ? 'ok' : result));
+        if (signal === undefined) return settled;
+        const onAbort = (): void => pending.cancel();
+        signal.addEventListener('abort', onAbort, { once: true });
+        return settled.finally(() => signal.removeEventListener('abort', onAbort));
+      },
+      wake(words, index): void {
+        native.futexWake(words.buffer as SharedArrayBuffer, words.byteOffset + index * 4);
+      },
+    };
+    parkers.set(native, parker);
+  }
+  return parker;
+}
+
+const HEARTBEAT_INTERVAL_MS = 1000;
+
+export class RingFile {
+  readonly path: string;
+  /** The whole mapping (header + data): a real SharedArrayBuffer, shareable with worker threads. */
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly maxRecordLength: number;
+  private readonly handle: NativeRingFile;
+  private readonly words: Int32Array;
+  private readonly sides = new Set<RingProducer | RingConsumer>();
+  private closed = false;
+
+  private constructor(handle: NativeRingFile) {
+    this.handle = handle;
+    this.path = handle.path;
+    this.buffer = handle.buffer;
+    // The addon validated the header against the file size before mapping; validate again here, on
+    // the mapping itself, with the same rules every attacher applies.
+    const geometry = validateRing(this.buffer);
+    this.capacity = geometry.capacity;
+    this.maxRecordLength = geometry.maxRecordLength;
+    this.words = new Int32Array(this.buffer, 0, HEADER_LENGTH >> 2);
+  }
+
+  /** Creates a new ring file (O_EXCL, mode 0600, never following a symlink) and maps it. */
+  static create(filePath: string, options: RingFileOptions): RingFile {
+    const geometry = ringGeometry(options);
+    const native = loadNative();
+    const handle = nativeCall(filePath, () =>
+      native.createRingFile(filePath, geometry.capacity, geometry.maxRecordLength, options.mode ?? 0o600, options.exclusive ?? true),
+    );
+    return new RingFile(handle);
+  }
+
+  /** Opens and maps an existing ring file, refusing anything that is not a valid ring of this version. */
+  static open(filePath: string): RingFile {
+    const native = loadNative();
+    return new RingFile(nativeCall(filePath, () => native.openRingFile(filePath)));
+  }
+
+  /** The /dev/shm path for a ring name (no '/', not '.' or '..'; throws ERR_BAD_NAME). */
+  static shmPath(name: string): string {
+    const native = loadNative();
+    return nativeCall(undefined, () => native.shmPath(name));
+  }
+
+  static unlink(filePath: string): void {
+    const native = loadNative();
+    nativeCall(filePath, () => native.unlink(filePath));
+  }
+
+  /** Mappings made by the addon in this process that are not yet unmapped. */
+  static liveMappings(): number {
+    return loadNative().liveMappings();
+  }
+
+  /**
+   * Takes the producer role (refused with ERR_ROLE_TAKEN naming the holder's pid while another live
+   * producer holds it) and returns a producer that continues after the last published record.
+   */
+  producer(options: FileSideOptions & Omit<ProducerOptions, 'parker' | 'roleLock'> = {}): RingProducer {
+    return this.attach('producer', () => new RingProducer(this.buffer, { ...options, parker: futexParker(), roleLock: 'external' }));
+  }
+
+  /** Takes the consumer role; the consumer resumes at the last released record. */
+  consumer(options: FileSideOptions = {}): RingConsumer {
+    return this.attach('consumer', () => new RingConsumer(this.buffer, { ...options, parker: futexParker(), roleLock: 'external' }));
+  }
+
+  private attach<T extends RingProducer | RingConsumer>(role: NativeRole, make: () => T): T {
+    if (this.closed) throw new RingUsageError('ERR_CLOSED', `shmring: ring file ${this.path} is closed`);
+    nativeCall(this.path, () => this.handle.lockRole(role));
+    let side: T;
+    try {
+      side = make();
+    } catch (error) {
+      this.handle.unlockRole(role);
+      throw error;
+    }
+    // Heartbeats while the event loop runs; a blocked thread also beats at every park. Unref'd: a
+    // heartbeat never keeps a process alive.
+    const timer = setInterval(() => side.heartbeat(), HEARTBEAT_INTERVAL_MS);
+    timer.unref();
+    const close = side.close.bind(side) as (options?: object) => void;
+    // Leaving the role releases the lock, so a successor can attach at once.
+    side.close = ((options?: object): void => {
+      if (side.isClosed) return;
+      clearInterval(timer);
+      close(options);
+      this.sides.delete(side);
+      if (!this.closed) this.handle.unlockRole(role);
+    }) as T['close'];
+    this.sides.add(side);
+    return side;
+  }
+
+  /**
+   * Durability: msync of the data area, then of the header page, so positions never reach the disk
+   * before the records they cover. Returns when the kernel has written both.
+   */
+  flush(): void {
+    for (const side of this.sides) if (side instanceof RingProducer) side.flush();
+    nativeCall(this.path, () => this.handle.flush());
+  }
+
+  stats(): RingFileStats {
+    const head = loadAcquire(this.words, HEAD_INDEX) >>> 0;
+    const tail = loadAcquire(this.words, TAIL_INDEX) >>> 0;
+    const now = Date.now() / 1000;
+    const peer = (role: NativeRole, state: number, pid: number, heartbeat: number): PeerStats => {
+      const beat = loadRelaxed(this.words, heartbeat) >>> 0;
+      const ownSide = [...this.sides].some((side) => (role === 'producer') === side instanceof RingProducer);
+      return {
+        pid: loadRelaxed(this.words, pid) >>> 0,
+        state: loadSeqCst(this.words, state),
+        heartbeatAgeSeconds: beat === 0 ? Number.NaN : Math.max(0, now - beat),
+        alive: ownSide || (!this.closed && this.handle.roleHeld(role)),
+      };
+    };
+    return {
+      path: this.path,
+      capacity: this.capacity,
+      maxRecordLength: this.maxRecordLength,
+      head,
+      tail,
+      bytesInFlight: (tail - head) >>> 0,
+      producer: peer('producer', PRODUCER_STATE_INDEX, PRODUCER_PID_INDEX, PRODUCER_HEARTBEAT_INDEX),
+      consumer: peer('consumer', CONSUMER_STATE_INDEX, CONSUMER_PID_INDEX, CONSUMER_HEARTBEAT_INDEX),
+    };
+  }
+
+  /**
+   * Detaches any side still open through this file (a producer does not end the stream here: call
+   * producer.close() for that), releases the role locks and closes the descriptor. The mapping is
+   * unmapped when the last reference to `buffer` is gone (worker threads may still hold it).
+   */
+  close(): void {
+    if (this.closed) return;
+    for (const side of [...this.sides]) {
+      if (side instanceof RingProducer) side.close({ end: false });
+      else side.close({ detach: true });
+    }
+    this.closed = true;
+    this.handle.close();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
