@@ -313,21 +313,29 @@ export class RingProducer extends RingSide {
     });
   }
 
-  /** Blocks this thread until the record is written or the timeout passes (returns false). For worker threads. */
-  writeSync(payload: Uint8Array, type = 0, timeoutMs = Infinity): boolean {
+  /**
+   * Zero-copy claim that blocks this thread until there is room (returns the payload offset in
+   * `this.data`, as tryClaim) or the timeout passes (-1). Throws ERR_CLOSED if the consumer left for good.
+   */
+  claimSync(length: number, type = 0, timeoutMs = Infinity): number {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
-    while (!this.tryWrite(payload, type)) {
+    for (;;) {
+      const payloadOffset = this.tryClaim(length, type);
+      if (payloadOffset >= 0) return payloadOffset;
       if (this.peerState() === ROLE_CLOSED) throw this.consumerGone();
       this.headSeen = this.cachedHead;
       const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
-      if (remaining <= 0 || !this.waitUntilSync(this.headMoved, remaining)) return false;
+      if (remaining <= 0 || !this.waitUntilSync(this.headMoved, remaining)) return -1;
     }
-    return true;
   }
 
-  /** Writes the record, waiting for space without blocking the thread. */
-  async write(payload: Uint8Array, type = 0, options?: WaitOptions): Promise<void> {
-    if (this.tryWrite(payload, type)) return;
+  /**
+   * Zero-copy claim that waits for room without blocking the thread. Resolves with the payload
+   * offset in `this.data`; rejects on timeout (ERR_TIMEOUT), abort, or a closed consumer (ERR_CLOSED).
+   */
+  async claimAsync(length: number, type = 0, options?: WaitOptions): Promise<number> {
+    let payloadOffset = this.tryClaim(length, type);
+    if (payloadOffset >= 0) return payloadOffset;
     const timeout = timeoutOf(options);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     do {
@@ -335,7 +343,27 @@ export class RingProducer extends RingSide {
       this.headSeen = this.cachedHead;
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
       await this.waitUntilAsync(this.headMoved, remaining, options?.signal);
-    } while (!this.tryWrite(payload, type));
+      payloadOffset = this.tryClaim(length, type);
+    } while (payloadOffset < 0);
+    return payloadOffset;
+  }
+
+  /** Blocks this thread until the record is written (true) or the timeout passes (false). For worker threads. */
+  writeSync(payload: Uint8Array, type = 0, timeoutMs = Infinity): boolean {
+    if (this.tryWrite(payload, type)) return true;
+    const payloadOffset = this.claimSync(payload.length, type, timeoutMs);
+    if (payloadOffset < 0) return false;
+    this.data.set(payload, payloadOffset);
+    this.commit();
+    return true;
+  }
+
+  /** Writes the record, waiting for space without blocking the thread. */
+  async write(payload: Uint8Array, type = 0, options?: WaitOptions): Promise<void> {
+    if (this.tryWrite(payload, type)) return;
+    const payloadOffset = await this.claimAsync(payload.length, type, options);
+    this.data.set(payload, payloadOffset);
+    this.commit();
   }
 
   /**
