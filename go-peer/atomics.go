@@ -1,0 +1,47 @@
+package shmring
+
+import "sync/atomic"
+
+// Every atomic access of the Go peer to shared memory, named for the ordering the protocol needs
+// (docs/FORMAT.md §6, §7). No other file calls sync/atomic on the mapping, so this file together
+// with src/atomics.ts and native/include/shmring/atomics.h is the whole ordering story.
+//
+// Go's sync/atomic operations are sequentially consistent (the Go memory model: "all the atomic
+// operations executed in a program behave as though executed in some sequentially consistent
+// order"). Sequential consistency is at least as strong as acquire, release and relaxed, so each
+// wrapper below satisfies the ordering in its name; the names record which ordering the protocol
+// actually relies on, so that a reader can map this file onto the C++ one. Plain (non-atomic)
+// accesses are used only for record bytes, which the tail/head release-acquire pairs order.
+//
+// Every *uint32 passed here points into the mapping at a naturally aligned (4-byte) offset: the
+// data area and the header are page-aligned and every field offset is a multiple of 4 (checked by
+// TestLayoutSelfConsistent).
+
+// loadAcquire32 reads a position (tail, head) or ready: everything its writer did before the
+// matching storeRelease32 is visible after this load.
+func loadAcquire32(word *uint32) uint32 { return atomic.LoadUint32(word) }
+
+// storeRelease32 publishes a position (tail, head) or ready: every earlier write (record bytes,
+// metadata) becomes visible to a loadAcquire32 that reads this value.
+func storeRelease32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }
+
+// loadSeqCst32 is one half of the waiting protocol's store-then-load (flag / position / state
+// words), where acquire/release alone would allow both sides to miss each other's store.
+func loadSeqCst32(word *uint32) uint32 { return atomic.LoadUint32(word) }
+
+// storeSeqCst32 is the other half of the waiting protocol's store-then-load.
+func storeSeqCst32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }
+
+// addSeqCst32 bumps a doorbell; it returns the new value.
+func addSeqCst32(word *uint32, delta uint32) uint32 { return atomic.AddUint32(word, delta) }
+
+// casSeqCst32 is a sequentially consistent compare-and-swap; it reports whether it swapped.
+func casSeqCst32(word *uint32, expected, value uint32) bool {
+	return atomic.CompareAndSwapUint32(word, expected, value)
+}
+
+// loadRelaxed32 reads an informational word (pid, heartbeat): no ordering, only no tearing.
+func loadRelaxed32(word *uint32) uint32 { return atomic.LoadUint32(word) }
+
+// storeRelaxed32 writes an informational word (pid, heartbeat).
+func storeRelaxed32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }

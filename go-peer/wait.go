@@ -1,0 +1,119 @@
+//go:build linux
+
+package shmring
+
+import (
+	"context"
+	"runtime"
+	"time"
+)
+
+// Waiting without lost wake-ups, FORMAT.md §6. Both sides use the same two halves:
+//
+//   - the notifier, after it stores a position (or its final state), loads the peer's waiting flag
+//     and, only if it is set, bumps the peer's doorbell and futex-wakes it: a side nobody waits on
+//     pays one load of a line the peer rarely writes, and no syscall;
+//   - the waiter reads the doorbell, sets its waiting flag, re-reads the position (and the peer's
+//     state), and sleeps only while the doorbell still holds the value it read.
+//
+// The waiter's "store flag, load position" and the notifier's "store position, load flag" are all
+// sequentially consistent, so at least one of the two loads sees the other side's store
+// (store-buffering / Dekker). Either the waiter sees the new position and does not sleep, or the
+// notifier sees the flag and bumps the doorbell, after which futex_wait returns at once (the
+// kernel compares the word and enqueues atomically) or the wake reaches the sleeper.
+
+const (
+	// DefaultSpin is how many times a blocking call re-reads the peer's position before parking.
+	DefaultSpin = 256
+	// DefaultParkTimeout is the longest single futex sleep. Sleeps are cut into slices so that a
+	// cancelled context is noticed within one slice; no wake-up depends on the slice ending.
+	DefaultParkTimeout = 50 * time.Millisecond
+	// spinYieldEvery: while spinning, let other goroutines (maybe the peer, on a small machine)
+	// run every so many iterations.
+	spinYieldEvery = 32
+)
+
+// WaitOptions tune how a blocking call waits for its peer.
+type WaitOptions struct {
+	// Spin is how many times to re-read the peer's position before parking. 0 selects
+	// DefaultSpin; a negative value parks at once.
+	Spin int
+	// ParkTimeout bounds one futex sleep, and so how late a cancelled context is noticed.
+	// 0 selects DefaultParkTimeout.
+	ParkTimeout time.Duration
+}
+
+func (options WaitOptions) withDefaults() WaitOptions {
+	if options.Spin == 0 {
+		options.Spin = DefaultSpin
+	}
+	if options.ParkTimeout <= 0 {
+		options.ParkTimeout = DefaultParkTimeout
+	}
+	return options
+}
+
+// waitWords are the words one side waits on: the peer's position and state, its own waiting flag
+// and the doorbell the peer rings.
+type waitWords struct {
+	peerPosition, peerState, waiting, doorbell *uint32
+}
+
+// waitStats count how parks ended (for tests and benchmarks; one goroutine owns them).
+type waitStats struct {
+	parks, parkTimeouts uint64
+}
+
+// notifyPeer is the notifier half: call it after every store of a position or of a final state.
+func notifyPeer(peerWaiting, peerDoorbell *uint32) error {
+	if loadSeqCst32(peerWaiting) == 1 {
+		addSeqCst32(peerDoorbell, 1)
+		return futexWake(peerDoorbell)
+	}
+	return nil
+}
+
+// awaitPeer is the waiter half: it returns when the peer's position differs from seen
+// (peerClosed false), when the peer's state is CLOSED (peerClosed true; the caller re-reads the
+// position, which the peer stored before its state), or when ctx is done.
+func awaitPeer(ctx context.Context, words waitWords, seen uint32, options WaitOptions, stats *waitStats) (peerClosed bool, err error) {
+	for i := 0; i < options.Spin; i++ {
+		if loadAcquire32(words.peerPosition) != seen {
+			return false, nil
+		}
+		if i%spinYieldEvery == spinYieldEvery-1 {
+			runtime.Gosched()
+		}
+	}
+	done := ctx.Done()
+	for {
+		if loadAcquire32(words.peerPosition) != seen {
+			return false, nil
+		}
+		if loadSeqCst32(words.peerState) == RoleClosed {
+			return true, nil
+		}
+		if done != nil {
+			select {
+			case <-done:
+				return false, ctx.Err()
+			default:
+			}
+		}
+		expectedDoorbell := loadSeqCst32(words.doorbell)
+		storeSeqCst32(words.waiting, 1)
+		if loadSeqCst32(words.peerPosition) != seen || loadSeqCst32(words.peerState) == RoleClosed {
+			storeSeqCst32(words.waiting, 0)
+			continue
+		}
+		stats.parks++
+		result, err := futexWait(words.doorbell, expectedDoorbell, options.ParkTimeout)
+		storeSeqCst32(words.waiting, 0)
+		if err != nil {
+			return false, err
+		}
+		if result == futexTimedOut {
+			stats.parkTimeouts++
+		}
+	}
+}
