@@ -45,7 +45,7 @@ type Ring struct {
 type ringWords struct {
 	ready, tail, head *uint32
 
-	producerState, producerPid, producerHeartbeat, producerWaiting, dataDoorbell *uint32
+	producerState, producerPid, producerHeartbeat, producerWaiting, dataDoorbell  *uint32
 	consumerState, consumerPid, consumerHeartbeat, consumerWaiting, spaceDoorbell *uint32
 }
 
@@ -54,7 +54,7 @@ type CreateOptions struct {
 	// Capacity is the size of the data area in bytes: a power of two in [MinCapacity, MaxCapacity].
 	Capacity uint32
 	// MaxRecordLength is the largest payload a record may carry, 0 < m <= Capacity-8.
-	// Zero selects Capacity-8, the largest allowed.
+	// Zero selects Capacity/4 (the TypeScript side's default too).
 	MaxRecordLength uint32
 	// Mode is the file's permission bits (before the umask). Zero selects 0600: a ring is a
 	// private channel between cooperating processes of one user unless said otherwise.
@@ -78,7 +78,7 @@ func Create(path string, options CreateOptions) (*Ring, error) {
 	}
 	maxRecordLength := options.MaxRecordLength
 	if maxRecordLength == 0 {
-		maxRecordLength = capacity - recordHeaderLength
+		maxRecordLength = capacity / 4
 	}
 	if maxRecordLength > capacity-recordHeaderLength {
 		return nil, usageError("create", "maxRecordLength %d must be at most capacity-8 = %d", maxRecordLength, capacity-recordHeaderLength)
