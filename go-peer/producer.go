@@ -283,6 +283,20 @@ func (p *Producer) TryWrite(recordType uint16, payload []byte) (bool, error) {
 	return true, p.Commit()
 }
 
+// Claim is TryClaim that waits for space when the ring is full, as Write does. The returned slice
+// is never nil when the error is nil.
+func (p *Producer) Claim(ctx context.Context, recordType uint16, length int) ([]byte, error) {
+	for {
+		destination, err := p.TryClaim(recordType, length)
+		if destination != nil || err != nil {
+			return destination, err
+		}
+		if err := p.awaitSpace(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
 // Write copies payload into a new record, waiting for space if the ring is full: it spins
 // briefly, then parks on the space doorbell. It returns ctx's error (wrapped) if ctx ends first,
 // and an error wrapping ErrClosed if the consumer has closed the ring for good.

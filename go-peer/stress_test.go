@@ -3,7 +3,6 @@ package shmring
 import (
 	"context"
 	"errors"
-	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -30,25 +29,21 @@ func produceStream(ctx context.Context, producer *Producer, spec streamSpec, blo
 			}
 			continue
 		}
-		for {
-			buffer, err := producer.TryClaim(recordType, int(length))
-			if err != nil {
-				return err
-			}
-			if buffer != nil {
-				FillStreamPayload(buffer, spec.seed, n)
-				if err := producer.Commit(); err != nil {
-					return err
-				}
-				break
-			}
+		var buffer []byte
+		var err error
+		for buffer == nil && err == nil {
 			if blocking {
-				if err := producer.awaitSpace(ctx); err != nil {
-					return err
-				}
-			} else {
+				buffer, err = producer.Claim(ctx, recordType, int(length))
+			} else if buffer, err = producer.TryClaim(recordType, int(length)); buffer == nil {
 				runtime.Gosched()
 			}
+		}
+		if err != nil {
+			return err
+		}
+		FillStreamPayload(buffer, spec.seed, n)
+		if err := producer.Commit(); err != nil {
+			return err
 		}
 	}
 	return producer.Close()
@@ -130,16 +125,21 @@ func stressCount(short, full uint32) uint32 {
 }
 
 func TestStressGoroutinesOverARingFile(t *testing.T) {
+	// Spin -1 parks at once; a one-minute park slice means a lost wake-up would show up as a park
+	// timeout (counted below), not be papered over by a short slice.
+	parkAtOnce := WaitOptions{Spin: -1, ParkTimeout: 60e9}
 	variants := []struct {
 		name     string
 		blocking bool
 		usePoll  bool
 		publish  PublishPolicy
+		wait     WaitOptions
 	}{
-		{"spinning, eager, TryRead", false, false, PublishEager},
-		{"spinning, batched, Poll", false, true, PublishBatched},
-		{"parked, eager, Write/Read", true, false, PublishEager},
-		{"parked, batched, Poll", true, true, PublishBatched},
+		{"spinning, eager, TryClaim/TryRead", false, false, PublishEager, parkAtOnce},
+		{"spinning, batched, TryClaim/Poll", false, true, PublishBatched, parkAtOnce},
+		{"parked, eager, Write/Read", true, false, PublishEager, parkAtOnce},
+		{"parked, batched, Claim/Wait+Poll", true, true, PublishBatched, parkAtOnce},
+		{"never parked, batched, Claim/Wait+Poll", true, true, PublishBatched, WaitOptions{NeverPark: true}},
 	}
 	for _, variant := range variants {
 		variant := variant
@@ -148,11 +148,8 @@ func TestStressGoroutinesOverARingFile(t *testing.T) {
 			// 4 KiB against records of up to 708 bytes: a lap every ~11 records, thousands of laps,
 			// padding at most wraps, and the sequence numbers themselves wrap through 2^32.
 			ring := newTestRing(t, 4096, 1024)
-			// Spin -1 parks at once; a one-minute park slice means a lost wake-up would show up
-			// as a park timeout (counted below), not be papered over by a short slice.
-			wait := WaitOptions{Spin: -1, ParkTimeout: 60e9}
-			producer := mustProducer(t, ring, ProducerOptions{Publish: variant.publish, BatchRecords: 16, Wait: wait})
-			consumer := mustConsumer(t, ring, ConsumerOptions{Wait: wait})
+			producer := mustProducer(t, ring, ProducerOptions{Publish: variant.publish, BatchRecords: 16, Wait: variant.wait})
+			consumer := mustConsumer(t, ring, ConsumerOptions{Wait: variant.wait})
 
 			ctx := context.Background()
 			start := make(chan struct{})
@@ -182,7 +179,7 @@ func TestStressGoroutinesOverARingFile(t *testing.T) {
 				t.Fatalf("a park ended by timeout (producer %d, consumer %d): a wake-up was lost",
 					producer.waitStats.parkTimeouts, consumer.waitStats.parkTimeouts)
 			}
-			t.Logf("%d records, %s; parks: producer %d, consumer %d", spec.count, fmt.Sprint(variant.name),
+			t.Logf("%d records; parks: producer %d, consumer %d", spec.count,
 				producer.waitStats.parks, consumer.waitStats.parks)
 		})
 	}

@@ -41,6 +41,9 @@ type WaitOptions struct {
 	// ParkTimeout bounds one futex sleep, and so how late a cancelled context is noticed.
 	// 0 selects DefaultParkTimeout.
 	ParkTimeout time.Duration
+	// NeverPark spins (yielding the processor every few iterations) for as long as it waits,
+	// instead of parking after Spin iterations: the lowest latency, at the price of a busy core.
+	NeverPark bool
 }
 
 func (options WaitOptions) withDefaults() WaitOptions {
@@ -77,15 +80,25 @@ func notifyPeer(peerWaiting, peerDoorbell *uint32) error {
 // (peerClosed false), when the peer's state is CLOSED (peerClosed true; the caller re-reads the
 // position, which the peer stored before its state), or when ctx is done.
 func awaitPeer(ctx context.Context, words waitWords, seen uint32, options WaitOptions, stats *waitStats) (peerClosed bool, err error) {
-	for i := 0; i < options.Spin; i++ {
+	done := ctx.Done()
+	for i := 0; options.NeverPark || i < options.Spin; i++ {
 		if loadAcquire32(words.peerPosition) != seen {
 			return false, nil
 		}
 		if i%spinYieldEvery == spinYieldEvery-1 {
+			if loadSeqCst32(words.peerState) == RoleClosed {
+				return true, nil
+			}
+			if done != nil {
+				select {
+				case <-done:
+					return false, ctx.Err()
+				default:
+				}
+			}
 			runtime.Gosched()
 		}
 	}
-	done := ctx.Done()
 	for {
 		if loadAcquire32(words.peerPosition) != seen {
 			return false, nil
