@@ -37,7 +37,9 @@ type Consumer struct {
 	maxLen   uint32
 	words    waitWords // tail, producerState, consumerWaiting, dataDoorbell
 	head     *uint32
-	notify   [2]*uint32 // producerWaiting, spaceDoorbell
+	// The producer's waiting flag and the doorbell it parks on: read and rung after every store
+	// of head (the notifier half of FORMAT.md §6).
+	producerWaiting, spaceDoorbell *uint32
 
 	// Private positions (FORMAT.md §5): readPosition is the next record, releasedHead the last
 	// value stored to head, cachedTail the last (validated) value loaded from tail.
@@ -85,9 +87,10 @@ func newConsumer(r *Ring, options ConsumerOptions) *Consumer {
 			waiting:      r.words.consumerWaiting,
 			doorbell:     r.words.dataDoorbell,
 		},
-		head:   r.words.head,
-		notify: [2]*uint32{r.words.producerWaiting, r.words.spaceDoorbell},
-		wait:   options.Wait.withDefaults(),
+		head:            r.words.head,
+		producerWaiting: r.words.producerWaiting,
+		spaceDoorbell:   r.words.spaceDoorbell,
+		wait:            options.Wait.withDefaults(),
 	}
 }
 
@@ -209,7 +212,7 @@ func (c *Consumer) release() error {
 	// notifyPeer are the notifier's half of §6.
 	storeSeqCst32(c.head, c.readPosition)
 	c.releasedHead = c.readPosition
-	return notifyPeer(c.notify[0], c.notify[1])
+	return notifyPeer(c.producerWaiting, c.spaceDoorbell)
 }
 
 // Poll hands up to limit published records (limit <= 0: all published when it starts) to
@@ -327,7 +330,7 @@ func (c *Consumer) leave(finalState uint32) error {
 
 func (c *Consumer) leaveLocked(finalState uint32) error {
 	c.held.stopAndPublish(finalState)
-	notifyErr := notifyPeer(c.notify[0], c.notify[1])
+	notifyErr := notifyPeer(c.producerWaiting, c.spaceDoorbell)
 	unlockErr := c.ring.unlockRole(consumerRole)
 	c.left = true
 	c.ring.consumer = nil

@@ -97,6 +97,7 @@ func startChild(t *testing.T, role, path string, spec streamSpec) (*exec.Cmd, *b
 	child := exec.Command(executable, "-test.run=^$")
 	child.Env = append(os.Environ(),
 		childEnvironment+"="+role,
+		"GORACE=atexit_sleep_ms=0", // no one-second sleep at exit of a race-enabled child
 		"SHMRING_TEST_PATH="+path,
 		fmt.Sprintf("SHMRING_TEST_SEED=%d", spec.seed),
 		fmt.Sprintf("SHMRING_TEST_START=%d", spec.start),

@@ -47,7 +47,9 @@ type Producer struct {
 	maxLen   uint32
 	words    waitWords // head, consumerState, producerWaiting, spaceDoorbell
 	tail     *uint32
-	notify   [2]*uint32 // consumerWaiting, dataDoorbell
+	// The consumer's waiting flag and the doorbell it parks on: read and rung after every store
+	// of tail (the notifier half of FORMAT.md §6).
+	consumerWaiting, dataDoorbell *uint32
 
 	// Private positions (FORMAT.md §4): writePosition is where the next record goes,
 	// publishedTail the last value stored to tail, cachedHead the last value loaded from head.
@@ -109,12 +111,13 @@ func newProducer(r *Ring, options ProducerOptions) *Producer {
 			waiting:      r.words.producerWaiting,
 			doorbell:     r.words.spaceDoorbell,
 		},
-		tail:         r.words.tail,
-		notify:       [2]*uint32{r.words.consumerWaiting, r.words.dataDoorbell},
-		policy:       options.Publish,
-		batchRecords: options.BatchRecords,
-		batchBytes:   uint32(max(options.BatchBytes, 0)),
-		wait:         options.Wait.withDefaults(),
+		tail:            r.words.tail,
+		consumerWaiting: r.words.consumerWaiting,
+		dataDoorbell:    r.words.dataDoorbell,
+		policy:          options.Publish,
+		batchRecords:    options.BatchRecords,
+		batchBytes:      uint32(max(options.BatchBytes, 0)),
+		wait:            options.Wait.withDefaults(),
 	}
 	if producer.batchRecords <= 0 {
 		producer.batchRecords = 64
@@ -341,7 +344,7 @@ func (p *Producer) publish() error {
 	storeSeqCst32(p.tail, p.writePosition)
 	p.publishedTail = p.writePosition
 	p.pendingRecords = 0
-	return notifyPeer(p.notify[0], p.notify[1])
+	return notifyPeer(p.consumerWaiting, p.dataDoorbell)
 }
 
 // Pending reports the committed but unpublished records and bytes.
@@ -381,7 +384,7 @@ func (p *Producer) leaveLocked(finalState uint32) error {
 	// tail sees every record (the seq-cst state store orders the tail store before it).
 	publishErr := p.publish()
 	p.held.stopAndPublish(finalState)
-	notifyErr := notifyPeer(p.notify[0], p.notify[1])
+	notifyErr := notifyPeer(p.consumerWaiting, p.dataDoorbell)
 	unlockErr := p.ring.unlockRole(producerRole)
 	p.left = true
 	p.ring.producer = nil

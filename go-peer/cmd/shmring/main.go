@@ -1,0 +1,644 @@
+// Command shmring inspects shmring ring files and runs test and benchmark peers over them.
+//
+//	shmring create FILE [--capacity C] [--max-record-length R] [--mode 0600]
+//	shmring stat FILE [--json]
+//	shmring cat FILE [--count N] [--follow] [--bytes K]
+//	shmring produce FILE --count N [--seed S] [--max-length M] [--start N0]
+//	                [--create [--capacity C] [--max-record-length R]] [--batch K] [--park] [--spin K]
+//	shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
+//	shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
+//	shmring bench-consume FILE [--park] [--spin K]
+//
+// produce and consume speak the test stream shared with the TypeScript tests (see
+// go-peer/teststream.go). Exit status: 0 success, 1 verification failure, corruption or another
+// runtime error, 2 usage error.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	shmring "github.com/shmring/shmring/go-peer"
+)
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usageText = `usage:
+  shmring create FILE [--capacity C] [--max-record-length R] [--mode 0600]
+  shmring stat FILE [--json]
+  shmring cat FILE [--count N] [--follow] [--bytes K]
+  shmring produce FILE --count N [--seed S] [--max-length M] [--start N0]
+                  [--create [--capacity C] [--max-record-length R]] [--batch K] [--park] [--spin K]
+  shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
+  shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
+  shmring bench-consume FILE [--park] [--spin K]
+
+Without --park a waiting peer spins (yielding the processor); with --park it spins --spin times,
+then sleeps on the ring's futex doorbell. produce ends the stream when done; consume stops after
+--count records (0: at the end of the stream). Exit status: 0 ok, 1 failure, 2 usage.
+`
+
+// usageError is a command-line mistake: exit status 2.
+type usageError struct{ message string }
+
+func (e usageError) Error() string { return e.message }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// command is one subcommand: it parses its flags and runs.
+type command struct {
+	stdout, stderr io.Writer
+	flags          *flag.FlagSet
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	commands := map[string]func(*command, []string) error{
+		"create":        (*command).create,
+		"stat":          (*command).stat,
+		"cat":           (*command).cat,
+		"produce":       (*command).produce,
+		"consume":       (*command).consume,
+		"bench-produce": (*command).benchProduce,
+		"bench-consume": (*command).benchConsume,
+	}
+	if name == "help" || name == "-h" || name == "--help" {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	}
+	runCommand, known := commands[name]
+	if !known {
+		fmt.Fprintf(stderr, "shmring: unknown command %q\n%s", name, usageText)
+		return exitUsage
+	}
+	flags := flag.NewFlagSet("shmring "+name, flag.ContinueOnError)
+	flags.SetOutput(io.Discard) // errors are reported below, once
+	err := runCommand(&command{stdout: stdout, stderr: stderr, flags: flags}, rest)
+	var usage usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &usage), errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stderr, "shmring %s: %v\n%s", name, err, usageText)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "shmring %s: %v\n", name, err)
+		return exitFailure
+	}
+}
+
+// parse parses flags that may come before, between or after the positional arguments, and
+// requires exactly wantPositional of those.
+func (c *command) parse(args []string, wantPositional int, positionalNames string) ([]string, error) {
+	var positional []string
+	for {
+		if err := c.flags.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = c.flags.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(positional) != wantPositional {
+		return nil, usagef("expected %s, got %d argument(s)", positionalNames, len(positional))
+	}
+	return positional, nil
+}
+
+// waitFlags are the flags of every command that may wait for its peer.
+type waitFlags struct {
+	park *bool
+	spin *int
+}
+
+func (c *command) waitFlags() waitFlags {
+	return waitFlags{
+		park: c.flags.Bool("park", false, "park on the futex doorbell after spinning (default: spin only)"),
+		spin: c.flags.Int("spin", shmring.DefaultSpin, "with --park: spins before parking (0: park at once)"),
+	}
+}
+
+func (w waitFlags) options() shmring.WaitOptions {
+	if !*w.park {
+		return shmring.WaitOptions{NeverPark: true}
+	}
+	spin := *w.spin
+	if spin == 0 {
+		spin = -1 // --spin 0: park at once (0 in WaitOptions means the default)
+	}
+	return shmring.WaitOptions{Spin: spin}
+}
+
+// streamFlags describe a slice of the test stream.
+type streamFlags struct {
+	count, seed, maxLength, start *uint64
+}
+
+func (c *command) streamFlags(countHelp string) streamFlags {
+	return streamFlags{
+		count:     c.flags.Uint64("count", 0, countHelp),
+		seed:      c.flags.Uint64("seed", 1, "test stream seed"),
+		maxLength: c.flags.Uint64("max-length", 1000, "test stream maximum record length"),
+		start:     c.flags.Uint64("start", 0, "sequence number of the first record"),
+	}
+}
+
+func (s streamFlags) check() error {
+	for name, value := range map[string]uint64{"count": *s.count, "seed": *s.seed, "max-length": *s.maxLength, "start": *s.start} {
+		if value > 0xFFFFFFFF {
+			return usagef("--%s %d does not fit 32 bits", name, value)
+		}
+	}
+	return nil
+}
+
+// interruptible returns a context cancelled by SIGINT or SIGTERM.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func (c *command) printJSON(value any) {
+	encoded, _ := json.Marshal(value)
+	fmt.Fprintln(c.stdout, string(encoded))
+}
+
+// ---- create ----------------------------------------------------------------------------------
+
+type createFlags struct {
+	capacity, maxRecordLength *uint64
+	mode                      *string
+}
+
+func (c *command) createFlags() createFlags {
+	return createFlags{
+		capacity:        c.flags.Uint64("capacity", 1<<20, "data area bytes, a power of two"),
+		maxRecordLength: c.flags.Uint64("max-record-length", 0, "largest payload (default capacity/4, or the stream's --max-length if larger)"),
+		mode:            c.flags.String("mode", "0600", "file permissions, octal"),
+	}
+}
+
+func (f createFlags) create(path string, atLeastRecordLength uint64) (*shmring.Ring, error) {
+	if *f.capacity > 0xFFFFFFFF {
+		return nil, usagef("--capacity %d is too large", *f.capacity)
+	}
+	maxRecordLength := *f.maxRecordLength
+	if maxRecordLength == 0 {
+		maxRecordLength = max(*f.capacity/4, atLeastRecordLength)
+	}
+	if maxRecordLength > 0xFFFFFFFF {
+		return nil, usagef("--max-record-length %d is too large", maxRecordLength)
+	}
+	mode, err := strconv.ParseUint(*f.mode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return nil, usagef("--mode %q is not octal permission bits", *f.mode)
+	}
+	ring, err := shmring.Create(path, shmring.CreateOptions{
+		Capacity: uint32(*f.capacity), MaxRecordLength: uint32(maxRecordLength), Mode: os.FileMode(mode),
+	})
+	if errors.Is(err, shmring.ErrUsage) {
+		return nil, usageError{err.Error()}
+	}
+	return ring, err
+}
+
+func (c *command) create(args []string) error {
+	creation := c.createFlags()
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	ring, err := creation.create(positional[0], 0)
+	if err != nil {
+		return err
+	}
+	return ring.Close()
+}
+
+// ---- stat ------------------------------------------------------------------------------------
+
+func (c *command) stat(args []string) error {
+	asJSON := c.flags.Bool("json", false, "print JSON")
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	ring, err := shmring.Open(positional[0])
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	stats, err := ring.Stats()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		c.printJSON(stats)
+		return nil
+	}
+	fmt.Fprintf(c.stdout, "path              %s\n", stats.Path)
+	fmt.Fprintf(c.stdout, "capacity          %d bytes (max record %d bytes), created by pid %d\n", stats.Capacity, stats.MaxRecordLength, stats.CreatorPid)
+	fmt.Fprintf(c.stdout, "tail              %d (offset %d)\n", stats.Tail, stats.Tail&(stats.Capacity-1))
+	fmt.Fprintf(c.stdout, "head              %d (offset %d)\n", stats.Head, stats.Head&(stats.Capacity-1))
+	lag := fmt.Sprintf("%d bytes (%.1f%% full)", stats.BytesInFlight, 100*float64(stats.BytesInFlight)/float64(stats.Capacity))
+	if stats.BytesInFlight > stats.Capacity {
+		lag = fmt.Sprintf("%d bytes: CORRUPT, more than the capacity", stats.BytesInFlight)
+	}
+	fmt.Fprintf(c.stdout, "lag (in flight)   %s\n", lag)
+	for _, side := range []struct {
+		name  string
+		stats shmring.RoleStats
+	}{{"producer", stats.Producer}, {"consumer", stats.Consumer}} {
+		heartbeat := "never"
+		if side.stats.HeartbeatAgeSeconds >= 0 {
+			heartbeat = fmt.Sprintf("%ds ago", side.stats.HeartbeatAgeSeconds)
+		}
+		fmt.Fprintf(c.stdout, "%-17s %s, pid %d, heartbeat %s, alive %s, waiting %s\n", side.name,
+			side.stats.StateName, side.stats.Pid, heartbeat, yesNo(side.stats.Alive), yesNo(side.stats.Waiting))
+	}
+	return nil
+}
+
+func yesNo(value bool) string {
+	if value {
+		return "yes"
+	}
+	return "no"
+}
+
+// ---- cat -------------------------------------------------------------------------------------
+
+func (c *command) cat(args []string) error {
+	count := c.flags.Uint64("count", 0, "stop after this many records (0: no limit)")
+	follow := c.flags.Bool("follow", false, "wait for more records until the end of the stream")
+	prefix := c.flags.Int("bytes", 16, "payload bytes to print, in hex")
+	wait := c.waitFlags()
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	ring, err := shmring.Open(positional[0])
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
+	if err != nil {
+		return err
+	}
+	defer consumer.Detach()
+	printed := uint64(0)
+	for *count == 0 || printed < *count {
+		record, ok, err := consumer.TryRead()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if err := consumer.Release(); err != nil || !*follow {
+				return err
+			}
+			if err := consumer.Wait(ctx); errors.Is(err, shmring.ErrEndOfStream) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			continue
+		}
+		shown := record.Data[:min(len(record.Data), max(*prefix, 0))]
+		ellipsis := ""
+		if len(shown) < len(record.Data) {
+			ellipsis = "..."
+		}
+		fmt.Fprintf(c.stdout, "type=%d length=%d %s%s\n", record.Type, len(record.Data), hex.EncodeToString(shown), ellipsis)
+		printed++
+	}
+	return consumer.Release()
+}
+
+// ---- produce ---------------------------------------------------------------------------------
+
+type streamSummary struct {
+	Records     uint64 `json:"records"`
+	Bytes       uint64 `json:"bytes"`
+	Next        uint32 `json:"next"`
+	EndOfStream *bool  `json:"endOfStream,omitempty"`
+	Interrupted bool   `json:"interrupted,omitempty"`
+}
+
+func (c *command) produce(args []string) error {
+	stream := c.streamFlags("records to write (required)")
+	createRing := c.flags.Bool("create", false, "create FILE first (it must not exist)")
+	creation := c.createFlags()
+	batch := c.flags.Int("batch", 1, "publish every K records (1: every record)")
+	wait := c.waitFlags()
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	if err := stream.check(); err != nil {
+		return err
+	}
+	if *stream.count == 0 {
+		return usagef("--count is required")
+	}
+	if *batch < 1 {
+		return usagef("--batch %d must be at least 1", *batch)
+	}
+	ctx, stop := interruptible()
+	defer stop()
+
+	var ring *shmring.Ring
+	if *createRing {
+		ring, err = creation.create(positional[0], *stream.maxLength)
+	} else {
+		ring, err = shmring.Open(positional[0])
+	}
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	if *stream.maxLength > uint64(ring.MaxRecordLength()) {
+		return usagef("--max-length %d exceeds the ring's maxRecordLength %d", *stream.maxLength, ring.MaxRecordLength())
+	}
+	options := shmring.ProducerOptions{Wait: wait.options()}
+	if *batch > 1 {
+		options.Publish, options.BatchRecords = shmring.PublishBatched, *batch
+	}
+	producer, err := ring.Producer(options)
+	if err != nil {
+		return err
+	}
+	seed, maxLength, start := uint32(*stream.seed), uint32(*stream.maxLength), uint32(*stream.start)
+	summary := streamSummary{Next: start}
+	for summary.Records < *stream.count {
+		if summary.Records%1024 == 0 && ctx.Err() != nil { // a signal while there is room to write
+			return c.interrupted(producer.Detach(), &summary)
+		}
+		recordType, length := shmring.StreamRecord(seed, summary.Next, maxLength)
+		buffer, err := producer.Claim(ctx, recordType, int(length))
+		if err != nil {
+			if ctx.Err() != nil {
+				return c.interrupted(producer.Detach(), &summary)
+			}
+			producer.Detach()
+			c.printJSON(summary)
+			return err
+		}
+		shmring.FillStreamPayload(buffer, seed, summary.Next)
+		if err := producer.Commit(); err != nil {
+			return err
+		}
+		summary.Records++
+		summary.Bytes += uint64(length)
+		summary.Next++
+	}
+	// Close publishes the last batch, then marks the end of the stream.
+	if err := producer.Close(); err != nil {
+		return err
+	}
+	c.printJSON(summary)
+	return nil
+}
+
+// interrupted reports a peer stopped by a signal: everything committed was published (Detach
+// publishes), the summary says where to continue, and the exit status is 1.
+func (c *command) interrupted(detachErr error, summary *streamSummary) error {
+	summary.Interrupted = true
+	c.printJSON(summary)
+	return errors.Join(errors.New("interrupted"), detachErr)
+}
+
+// ---- consume ---------------------------------------------------------------------------------
+
+func (c *command) consume(args []string) error {
+	verify := c.flags.Bool("verify", false, "verify every record against the test stream")
+	stream := c.streamFlags("stop after this many records (0: at the end of the stream)")
+	wait := c.waitFlags()
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	if err := stream.check(); err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	ring, err := shmring.Open(positional[0])
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
+	if err != nil {
+		return err
+	}
+	seed, maxLength := uint32(*stream.seed), uint32(*stream.maxLength)
+	summary := streamSummary{Next: uint32(*stream.start)}
+	endOfStream := false
+	summary.EndOfStream = &endOfStream
+	handle := func(recordType uint16, data []byte) error {
+		if *verify {
+			if err := shmring.VerifyStreamRecord(seed, summary.Next, maxLength, recordType, data); err != nil {
+				return fmt.Errorf("verification failed: %w", err)
+			}
+		}
+		summary.Records++
+		summary.Bytes += uint64(len(data))
+		summary.Next++
+		return nil
+	}
+	for *stream.count == 0 || summary.Records < *stream.count {
+		limit := 0
+		if *stream.count != 0 {
+			limit = int(min(*stream.count-summary.Records, 1<<30))
+		}
+		handled, err := consumer.Poll(handle, limit)
+		if err != nil {
+			// A verification failure or corruption: close the ring for reading, so that a
+			// producer waiting for space fails (ErrClosed) instead of waiting forever.
+			consumer.Close()
+			c.printJSON(summary)
+			return err
+		}
+		if handled > 0 {
+			if ctx.Err() != nil { // a signal while records keep coming
+				return c.interrupted(consumer.Detach(), &summary)
+			}
+			continue
+		}
+		if err := consumer.Wait(ctx); errors.Is(err, shmring.ErrEndOfStream) {
+			endOfStream = true
+			break
+		} else if err != nil {
+			if ctx.Err() != nil {
+				return c.interrupted(consumer.Detach(), &summary)
+			}
+			consumer.Close()
+			c.printJSON(summary)
+			return err
+		}
+	}
+	// Detach, not Close: another consumer may continue from here (--start next).
+	if err := consumer.Detach(); err != nil {
+		return err
+	}
+	c.printJSON(summary)
+	return nil
+}
+
+// ---- benchmarks ------------------------------------------------------------------------------
+
+type benchSummary struct {
+	Role                    string  `json:"role"`
+	Records                 uint64  `json:"records"`
+	Bytes                   uint64  `json:"bytes"`
+	Seconds                 float64 `json:"seconds"`
+	RecordsPerSecond        float64 `json:"recordsPerSecond"`
+	BytesPerSecond          float64 `json:"bytesPerSecond"`
+	MegabytesPerSecond      float64 `json:"megabytesPerSecond"`
+	MillionRecordsPerSecond float64 `json:"millionRecordsPerSecond"`
+}
+
+func newBenchSummary(role string, records, bytes uint64, elapsed time.Duration) benchSummary {
+	seconds := elapsed.Seconds()
+	if seconds <= 0 {
+		seconds = 1e-9
+	}
+	return benchSummary{
+		Role: role, Records: records, Bytes: bytes, Seconds: seconds,
+		RecordsPerSecond: float64(records) / seconds, BytesPerSecond: float64(bytes) / seconds,
+		MegabytesPerSecond: float64(bytes) / seconds / 1e6, MillionRecordsPerSecond: float64(records) / seconds / 1e6,
+	}
+}
+
+func (c *command) benchProduce(args []string) error {
+	count := c.flags.Uint64("count", 0, "records to write (required)")
+	size := c.flags.Int("size", 64, "payload bytes per record")
+	batch := c.flags.Int("batch", 64, "publish every K records")
+	wait := c.waitFlags()
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	if *count == 0 || *batch < 1 || *size < 0 {
+		return usagef("--count must be positive, --batch at least 1, --size not negative")
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	ring, err := shmring.Open(positional[0])
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	if uint64(*size) > uint64(ring.MaxRecordLength()) {
+		return usagef("--size %d exceeds the ring's maxRecordLength %d", *size, ring.MaxRecordLength())
+	}
+	producer, err := ring.Producer(shmring.ProducerOptions{Publish: shmring.PublishBatched, BatchRecords: *batch, Wait: wait.options()})
+	if err != nil {
+		return err
+	}
+	payload := make([]byte, *size)
+	started := time.Now()
+	for written := uint64(0); written < *count; written++ {
+		binaryPutSequence(payload, written)
+		if err := producer.Write(ctx, 1, payload); err != nil {
+			producer.Detach()
+			return err
+		}
+	}
+	if err := producer.Close(); err != nil {
+		return err
+	}
+	c.printJSON(newBenchSummary("produce", *count, *count*uint64(*size), time.Since(started)))
+	return nil
+}
+
+// binaryPutSequence stamps the record number into the payload (so it is not all zeros).
+func binaryPutSequence(payload []byte, sequence uint64) {
+	for i := 0; i < len(payload) && i < 8; i++ {
+		payload[i] = byte(sequence >> (8 * i))
+	}
+}
+
+func (c *command) benchConsume(args []string) error {
+	wait := c.waitFlags()
+	positional, err := c.parse(args, 1, "FILE")
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	ring, err := shmring.Open(positional[0])
+	if err != nil {
+		return err
+	}
+	defer ring.Close()
+	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
+	if err != nil {
+		return err
+	}
+	var records, bytes uint64
+	count := func(_ uint16, data []byte) error {
+		records++
+		bytes += uint64(len(data))
+		return nil
+	}
+	var started time.Time
+	for {
+		handled, err := consumer.Poll(count, 0)
+		if err != nil {
+			consumer.Close()
+			return err
+		}
+		if handled > 0 && started.IsZero() {
+			started = time.Now() // the clock starts at the first record, not at attach
+		}
+		if handled > 0 {
+			continue
+		}
+		if err := consumer.Wait(ctx); errors.Is(err, shmring.ErrEndOfStream) {
+			break
+		} else if err != nil {
+			consumer.Detach()
+			return err
+		}
+	}
+	elapsed := time.Duration(0)
+	if !started.IsZero() {
+		elapsed = time.Since(started)
+	}
+	if err := consumer.Detach(); err != nil {
+		return err
+	}
+	c.printJSON(newBenchSummary("consume", records, bytes, elapsed))
+	return nil
+}
