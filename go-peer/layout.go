@@ -88,3 +88,49 @@ const HeaderLength = headerLength
 func recordSlotLength(payloadLength uint32) uint64 {
 	return (uint64(payloadLength) + uint64(recordHeaderLength) + uint64(recordAlignment) - 1) &^ (uint64(recordAlignment) - 1)
 }
+
+// LayoutConstants returns every constant of layout.h, named as there without the SHMRING_
+// prefix, with the values this package was compiled with. `shmring layout --json` prints it so
+// that test/layout-agreement.test.ts can prove the Go peer agrees with the header.
+func LayoutConstants() map[string]uint32 {
+	return map[string]uint32{
+		"MAGIC_LO":                  magicLo,
+		"MAGIC_HI":                  magicHi,
+		"VERSION":                   version,
+		"READY_VALUE":               readyValue,
+		"BLOCK_LENGTH":              blockLength,
+		"HEADER_LENGTH":             headerLength,
+		"MIN_CAPACITY":              MinCapacity,
+		"MAX_CAPACITY":              MaxCapacity,
+		"RECORD_ALIGNMENT":          recordAlignment,
+		"RECORD_HEADER_LENGTH":      recordHeaderLength,
+		"MAX_TYPE":                  MaxType,
+		"PADDING_TYPE":              paddingType,
+		"MAGIC_LO_OFFSET":           magicLoOffset,
+		"MAGIC_HI_OFFSET":           magicHiOffset,
+		"VERSION_OFFSET":            versionOffset,
+		"HEADER_LENGTH_OFFSET":      headerLengthOffset,
+		"CAPACITY_OFFSET":           capacityOffset,
+		"MAX_RECORD_LENGTH_OFFSET":  maxRecordLengthOffset,
+		"FLAGS_OFFSET":              flagsOffset,
+		"CREATOR_PID_OFFSET":        creatorPidOffset,
+		"READY_OFFSET":              readyOffset,
+		"TAIL_OFFSET":               tailOffset,
+		"HEAD_OFFSET":               headOffset,
+		"PRODUCER_STATE_OFFSET":     producerStateOffset,
+		"PRODUCER_PID_OFFSET":       producerPidOffset,
+		"PRODUCER_HEARTBEAT_OFFSET": producerHeartbeatOffset,
+		"PRODUCER_WAITING_OFFSET":   producerWaitingOffset,
+		"DATA_DOORBELL_OFFSET":      dataDoorbellOffset,
+		"CONSUMER_STATE_OFFSET":     consumerStateOffset,
+		"CONSUMER_PID_OFFSET":       consumerPidOffset,
+		"CONSUMER_HEARTBEAT_OFFSET": consumerHeartbeatOffset,
+		"CONSUMER_WAITING_OFFSET":   consumerWaitingOffset,
+		"SPACE_DOORBELL_OFFSET":     spaceDoorbellOffset,
+		"ROLE_DETACHED":             RoleDetached,
+		"ROLE_ATTACHED":             RoleAttached,
+		"ROLE_CLOSED":               RoleClosed,
+		"PRODUCER_LOCK_OFFSET":      producerLockOffset,
+		"CONSUMER_LOCK_OFFSET":      consumerLockOffset,
+	}
+}

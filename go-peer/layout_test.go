@@ -2,6 +2,9 @@ package shmring
 
 import (
 	"encoding/binary"
+	"os"
+	"regexp"
+	"strconv"
 	"testing"
 	"unsafe"
 )
@@ -146,6 +149,29 @@ func TestRecordSlotLength(t *testing.T) {
 	}{{0, 8}, {1, 16}, {7, 16}, {8, 16}, {9, 24}, {56, 64}, {0xFFFFFFFF, 0x100000008}} {
 		if got := recordSlotLength(test.payload); got != test.slot {
 			t.Errorf("recordSlotLength(%d) = %d; want %d", test.payload, got, test.slot)
+		}
+	}
+}
+
+// LayoutConstants must list every #define of layout.h with its value: parsing the header here
+// catches a constant added there but forgotten in the Go peer.
+func TestLayoutConstantsCoverTheWholeHeader(t *testing.T) {
+	text, err := os.ReadFile("../native/include/shmring/layout.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defines := regexp.MustCompile(`(?m)^#define SHMRING_([A-Z0-9_]+)\s+(0x[0-9A-Fa-f]+|\d+)u?\b`).FindAllStringSubmatch(string(text), -1)
+	constants := LayoutConstants()
+	if len(defines) < 38 || len(defines) != len(constants) {
+		t.Fatalf("layout.h has %d numeric defines, LayoutConstants %d", len(defines), len(constants))
+	}
+	for _, define := range defines {
+		value, err := strconv.ParseUint(define[2], 0, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := constants[define[1]]; !ok || uint64(got) != value {
+			t.Errorf("%s: header %d, Go %d (present %v)", define[1], value, got, ok)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Command shmring inspects shmring ring files and runs test and benchmark peers over them.
 //
+//	shmring layout [--json]
 //	shmring create FILE [--capacity C] [--max-record-length R] [--mode 0600]
 //	shmring stat FILE [--json]
 //	shmring cat FILE [--count N] [--follow] [--bytes K]
@@ -24,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,6 +44,7 @@ func main() {
 }
 
 const usageText = `usage:
+  shmring layout [--json]
   shmring create FILE [--capacity C] [--max-record-length R] [--mode 0600]
   shmring stat FILE [--json]
   shmring cat FILE [--count N] [--follow] [--bytes K]
@@ -76,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	name, rest := args[0], args[1:]
 	commands := map[string]func(*command, []string) error{
+		"layout":        (*command).layout,
 		"create":        (*command).create,
 		"stat":          (*command).stat,
 		"cat":           (*command).cat,
@@ -188,6 +192,31 @@ func interruptible() (context.Context, context.CancelFunc) {
 func (c *command) printJSON(value any) {
 	encoded, _ := json.Marshal(value)
 	fmt.Fprintln(c.stdout, string(encoded))
+}
+
+// ---- layout ----------------------------------------------------------------------------------
+
+// layout prints the format constants compiled in from layout.h (through cgo), for the
+// cross-language agreement test.
+func (c *command) layout(args []string) error {
+	asJSON := c.flags.Bool("json", false, "print JSON")
+	if _, err := c.parse(args, 0, "no arguments"); err != nil {
+		return err
+	}
+	constants := shmring.LayoutConstants()
+	if *asJSON {
+		c.printJSON(constants) // encoding/json sorts map keys
+		return nil
+	}
+	names := make([]string, 0, len(constants))
+	for name := range constants {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(c.stdout, "%-26s %d (%#x)\n", name, constants[name], constants[name])
+	}
+	return nil
 }
 
 // ---- create ----------------------------------------------------------------------------------

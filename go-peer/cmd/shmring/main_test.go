@@ -341,3 +341,16 @@ func TestInterruptedProducerDetachesAndReportsNext(t *testing.T) {
 		t.Fatalf("ring held records up to %d; producer reported next %d", next, report.Next)
 	}
 }
+
+func TestLayoutPrintsEveryHeaderConstant(t *testing.T) {
+	var constants map[string]uint32
+	if err := json.Unmarshal([]byte(mustCLI(t, "layout", "--json")), &constants); err != nil {
+		t.Fatal(err)
+	}
+	if len(constants) < 38 || constants["TAIL_OFFSET"] != 128 || constants["PADDING_TYPE"] != 0xFFFFFFFF || constants["MAX_CAPACITY"] != 1<<30 {
+		t.Fatalf("layout --json: %v", constants)
+	}
+	if text := mustCLI(t, "layout"); !strings.Contains(text, "SPACE_DOORBELL_OFFSET") {
+		t.Fatalf("layout:\n%s", text)
+	}
+}
