@@ -96,6 +96,7 @@ class RingFile {
   // again through the mapping, acquire-loading READY first as FORMAT.md §3 prescribes.
   static Result<RingFile> open(const std::string& path);
 
+  RingFile() = default;  // empty: no descriptor, no mapping (a moved-from RingFile looks the same)
   RingFile(RingFile&& other) noexcept;
   RingFile& operator=(RingFile&& other) noexcept;
   RingFile(const RingFile&) = delete;
@@ -120,7 +121,6 @@ class RingFile {
   Result<bool> role_held(Role role) const { return role_lock_held(fd_, role, path_); }
 
  private:
-  RingFile() = default;
   void reset();
 
   int fd_ = -1;

@@ -1,0 +1,133 @@
+#include "ring_file_wrap.h"
+
+#include <cstring>
+#include <utility>
+
+#include "addon_state.h"
+#include "js_error.h"
+#include "sab.h"
+#include "shmring/mapping.h"
+
+namespace shmring::addon {
+
+namespace {
+
+void ReleaseMapping(void* base, size_t length) {
+  // Called by V8 once the last SharedArrayBuffer reference is gone (any thread).
+  shmring::unmap(base, length);
+}
+
+shmring::Role RoleArgument(const Napi::CallbackInfo& info) {
+  Napi::Value value = info[0];
+  if (value.IsString()) {
+    const std::string role = value.As<Napi::String>().Utf8Value();
+    if (role == "producer") return shmring::Role::kProducer;
+    if (role == "consumer") return shmring::Role::kConsumer;
+  }
+  ThrowArgumentError(info.Env(), JsErrorKind::kTypeError, "ERR_BAD_ARGUMENT", "role", value,
+                     "'producer' or 'consumer'");
+}
+
+}  // namespace
+
+Napi::Function RingFileWrap::DefineClass(Napi::Env env) {
+  return ObjectWrap<RingFileWrap>::DefineClass(
+      env, "RingFile",
+      {
+          InstanceAccessor<&RingFileWrap::Buffer>("buffer", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Path>("path", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Size>("size", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Fd>("fd", napi_enumerable),
+          InstanceMethod<&RingFileWrap::LockRole>("lockRole"),
+          InstanceMethod<&RingFileWrap::UnlockRole>("unlockRole"),
+          InstanceMethod<&RingFileWrap::RoleHeld>("roleHeld"),
+          InstanceMethod<&RingFileWrap::Flush>("flush"),
+          InstanceMethod<&RingFileWrap::Close>("close"),
+      });
+}
+
+Napi::Object RingFileWrap::NewInstance(Napi::Env env, shmring::RingFile file) {
+  AddonState* state = GetState(env);
+  state->pending_ring_file = std::make_unique<shmring::RingFile>(std::move(file));
+  // If the constructor throws before taking it, the file (fd and mapping) is closed here.
+  struct ClearSlot {
+    AddonState* state;
+    ~ClearSlot() { state->pending_ring_file.reset(); }
+  } clear_slot{state};
+  return state->ring_file_constructor.New({});
+}
+
+RingFileWrap::RingFileWrap(const Napi::CallbackInfo& info) : ObjectWrap<RingFileWrap>(info) {
+  Napi::Env env = info.Env();
+  AddonState* state = GetState(env);
+  if (!state->pending_ring_file) {
+    throw Napi::TypeError::New(
+        env, "shmring: RingFile cannot be constructed directly; use createRingFile() or openRingFile()");
+  }
+  file_ = std::move(*state->pending_ring_file);
+  state->pending_ring_file.reset();
+
+  // Hand the mapping to a SharedArrayBuffer; from here V8 decides when it is unmapped.
+  file_.release_mapping();
+  Napi::Value buffer = CreateSharedArrayBuffer(env, file_.base(), file_.size(), ReleaseMapping);
+  buffer_ = Napi::Persistent(buffer);
+}
+
+void RingFileWrap::ThrowIfClosed(Napi::Env env, const char* operation) const {
+  if (!closed_) return;
+  Napi::Error error = Napi::Error::New(
+      env, std::string("shmring: ring file ") + file_.path() + " is closed (" + operation + ")");
+  error.Value().Set("code", "ERR_CLOSED");
+  error.Value().Set("path", file_.path());
+  throw error;
+}
+
+Napi::Value RingFileWrap::Buffer(const Napi::CallbackInfo& info) {
+  ThrowIfClosed(info.Env(), "buffer");
+  return buffer_.Value();  // the same SharedArrayBuffer object on every access
+}
+
+Napi::Value RingFileWrap::Path(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), file_.path());
+}
+
+Napi::Value RingFileWrap::Size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(file_.size()));
+}
+
+Napi::Value RingFileWrap::Fd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), file_.fd());  // -1 once closed
+}
+
+void RingFileWrap::LockRole(const Napi::CallbackInfo& info) {
+  const shmring::Role role = RoleArgument(info);
+  ThrowIfClosed(info.Env(), "lockRole");
+  Check(info.Env(), file_.lock_role(role));
+}
+
+void RingFileWrap::UnlockRole(const Napi::CallbackInfo& info) {
+  const shmring::Role role = RoleArgument(info);
+  ThrowIfClosed(info.Env(), "unlockRole");
+  Check(info.Env(), file_.unlock_role(role));
+}
+
+Napi::Value RingFileWrap::RoleHeld(const Napi::CallbackInfo& info) {
+  const shmring::Role role = RoleArgument(info);
+  ThrowIfClosed(info.Env(), "roleHeld");
+  return Napi::Boolean::New(info.Env(), ValueOrThrow(info.Env(), file_.role_held(role)));
+}
+
+void RingFileWrap::Flush(const Napi::CallbackInfo& info) {
+  ThrowIfClosed(info.Env(), "flush");
+  // Safe to touch the mapping: buffer_ holds the SharedArrayBuffer strongly until close().
+  Check(info.Env(), shmring::flush(file_.base(), file_.size()));
+}
+
+void RingFileWrap::Close(const Napi::CallbackInfo& /*info*/) {
+  if (closed_) return;
+  closed_ = true;
+  file_.close_fd();  // unlocks both roles, then closes
+  buffer_.Reset();   // the mapping now lives exactly as long as JS references to the buffer
+}
+
+}  // namespace shmring::addon

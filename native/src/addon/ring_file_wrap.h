@@ -1,0 +1,44 @@
+// The JS `RingFile` class: a ring file's descriptor (role locks, msync) plus the SharedArrayBuffer
+// over its mapping.
+#ifndef SHMRING_ADDON_RING_FILE_WRAP_H
+#define SHMRING_ADDON_RING_FILE_WRAP_H
+
+#include <napi.h>
+
+#include "shmring/ring_file.h"
+
+namespace shmring::addon {
+
+class RingFileWrap : public Napi::ObjectWrap<RingFileWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  // Wraps an open ring file; the mapping passes to the SharedArrayBuffer it creates.
+  static Napi::Object NewInstance(Napi::Env env, shmring::RingFile file);
+
+  explicit RingFileWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Buffer(const Napi::CallbackInfo& info);
+  Napi::Value Path(const Napi::CallbackInfo& info);
+  Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Fd(const Napi::CallbackInfo& info);
+  void LockRole(const Napi::CallbackInfo& info);
+  void UnlockRole(const Napi::CallbackInfo& info);
+  Napi::Value RoleHeld(const Napi::CallbackInfo& info);
+  void Flush(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+
+  void ThrowIfClosed(Napi::Env env, const char* operation) const;
+
+  // The descriptor and path. Its mapping was released to the SharedArrayBuffer: this object never
+  // unmaps, and if it is collected without close() its destructor still unlocks and closes the fd.
+  shmring::RingFile file_;
+  // Strong until close(): while open, `buffer` is always there and flush() may touch the mapping.
+  // After close() only JS references keep the mapping (it is unmapped when they are collected).
+  Napi::Reference<Napi::Value> buffer_;
+  bool closed_ = false;
+};
+
+}  // namespace shmring::addon
+
+#endif  // SHMRING_ADDON_RING_FILE_WRAP_H
