@@ -29,14 +29,14 @@ type ConsumerOptions struct {
 // against the protocol's invariants (FORMAT.md §5), and only then used; a violation is an error
 // wrapping ErrCorrupt that names the field and the value, never a panic or a hang.
 type Consumer struct {
-	ring     *Ring
-	held     *attachment
-	data     []byte
-	capacity uint32
-	mask     uint32
-	maxLen   uint32
-	words    waitWords // tail, producerState, consumerWaiting, dataDoorbell
-	head     *uint32
+	ring            *Ring
+	held            *attachment
+	data            []byte
+	capacity        uint32
+	mask            uint32
+	maxRecordLength uint32
+	waitOn          waitWords // what a blocking call waits on: tail, producerState, consumerWaiting, dataDoorbell
+	head            *uint32
 	// The producer's waiting flag and the doorbell it parks on: read and rung after every store
 	// of head (the notifier half of FORMAT.md §6).
 	producerWaiting, spaceDoorbell *uint32
@@ -76,12 +76,12 @@ func (r *Ring) Consumer(options ConsumerOptions) (*Consumer, error) {
 
 func newConsumer(r *Ring, options ConsumerOptions) *Consumer {
 	return &Consumer{
-		ring:     r,
-		data:     r.data,
-		capacity: r.capacity,
-		mask:     r.mask,
-		maxLen:   r.maxRecordLength,
-		words: waitWords{
+		ring:            r,
+		data:            r.data,
+		capacity:        r.capacity,
+		mask:            r.mask,
+		maxRecordLength: r.maxRecordLength,
+		waitOn: waitWords{
 			peerPosition: r.words.tail,
 			peerState:    r.words.producerState,
 			waiting:      r.words.consumerWaiting,
@@ -105,7 +105,7 @@ func (c *Consumer) adoptPositions() error {
 
 // reloadTail load-acquires tail once and validates it (§5 step 1) before caching it.
 func (c *Consumer) reloadTail() error {
-	tail := loadAcquire32(c.words.peerPosition)
+	tail := loadAcquire32(c.waitOn.peerPosition)
 	if inFlight := tail - c.readPosition; inFlight > c.capacity {
 		return corruptError("read", "tail", uint64(tail), "is not within capacity %d ahead of readPosition %d", c.capacity, c.readPosition)
 	}
@@ -162,9 +162,9 @@ func (c *Consumer) next(reload bool) (Record, bool, error) {
 			return Record{}, false, corruptError("read", "record.type", uint64(recordType),
 				"at offset %d is neither a user type (0..%d) nor padding (%d)", offset, MaxType, paddingType)
 		}
-		if recordLength > c.maxLen {
+		if recordLength > c.maxRecordLength {
 			return Record{}, false, corruptError("read", "record.length", uint64(recordLength),
-				"at offset %d exceeds maxRecordLength %d", offset, c.maxLen)
+				"at offset %d exceeds maxRecordLength %d", offset, c.maxRecordLength)
 		}
 		if uint64(offset)+uint64(recordHeaderLength)+uint64(recordLength) > uint64(c.capacity) {
 			return Record{}, false, corruptError("read", "record.length", uint64(recordLength),
@@ -290,13 +290,13 @@ func (c *Consumer) Wait(ctx context.Context) error {
 
 // awaitData is called with everything up to cachedTail read.
 func (c *Consumer) awaitData(ctx context.Context) error {
-	producerClosed, err := awaitPeer(ctx, c.words, c.cachedTail, c.wait, &c.waitStats)
+	producerClosed, err := awaitPeer(ctx, c.waitOn, c.cachedTail, c.wait, &c.waitStats)
 	if err != nil {
 		return fmt.Errorf("shmring: read: waiting for data: %w", err)
 	}
 	if producerClosed {
 		// The producer stored its last tail before CLOSED (seq-cst), so this load sees the end.
-		if loadAcquire32(c.words.peerPosition) == c.cachedTail {
+		if loadAcquire32(c.waitOn.peerPosition) == c.cachedTail {
 			return ErrEndOfStream
 		}
 	}
@@ -304,7 +304,7 @@ func (c *Consumer) awaitData(ctx context.Context) error {
 }
 
 // MaxRecordLength is the largest payload a record may carry.
-func (c *Consumer) MaxRecordLength() int { return int(c.maxLen) }
+func (c *Consumer) MaxRecordLength() int { return int(c.maxRecordLength) }
 
 // PeerAlive reports whether a live process holds the producer role (its OFD lock), which stays
 // accurate after the producer dies to kill -9, unlike its state word.

@@ -39,14 +39,14 @@ type ProducerOptions struct {
 // Records are claimed (space reserved, payload written in place), committed (header written),
 // and published (tail stored) — possibly many commits per publication.
 type Producer struct {
-	ring     *Ring
-	held     *attachment
-	data     []byte
-	capacity uint32
-	mask     uint32
-	maxLen   uint32
-	words    waitWords // head, consumerState, producerWaiting, spaceDoorbell
-	tail     *uint32
+	ring            *Ring
+	held            *attachment
+	data            []byte
+	capacity        uint32
+	mask            uint32
+	maxRecordLength uint32
+	waitOn          waitWords // what a blocking call waits on: head, consumerState, producerWaiting, spaceDoorbell
+	tail            *uint32
 	// The consumer's waiting flag and the doorbell it parks on: read and rung after every store
 	// of tail (the notifier half of FORMAT.md §6).
 	consumerWaiting, dataDoorbell *uint32
@@ -100,12 +100,12 @@ func (r *Ring) Producer(options ProducerOptions) (*Producer, error) {
 
 func newProducer(r *Ring, options ProducerOptions) *Producer {
 	producer := &Producer{
-		ring:     r,
-		data:     r.data,
-		capacity: r.capacity,
-		mask:     r.mask,
-		maxLen:   r.maxRecordLength,
-		words: waitWords{
+		ring:            r,
+		data:            r.data,
+		capacity:        r.capacity,
+		mask:            r.mask,
+		maxRecordLength: r.maxRecordLength,
+		waitOn: waitWords{
 			peerPosition: r.words.head,
 			peerState:    r.words.consumerState,
 			waiting:      r.words.producerWaiting,
@@ -132,7 +132,7 @@ func newProducer(r *Ring, options ProducerOptions) *Producer {
 // never published is above the tail and is overwritten (FORMAT.md §4).
 func (p *Producer) adoptPositions() error {
 	tail := loadAcquire32(p.tail)
-	head := loadAcquire32(p.words.peerPosition)
+	head := loadAcquire32(p.waitOn.peerPosition)
 	if tail%recordAlignment != 0 {
 		return corruptError("attach producer", "tail", uint64(tail), "is not a multiple of %d", recordAlignment)
 	}
@@ -159,7 +159,7 @@ func (p *Producer) hasRoom(position, n uint32) (bool, error) {
 	if used := position - p.cachedHead; used <= p.capacity && p.capacity-used >= n {
 		return true, nil
 	}
-	if err := p.acceptHead(loadAcquire32(p.words.peerPosition)); err != nil {
+	if err := p.acceptHead(loadAcquire32(p.waitOn.peerPosition)); err != nil {
 		return false, err
 	}
 	used := position - p.cachedHead
@@ -179,8 +179,8 @@ func (p *Producer) TryClaim(recordType uint16, length int) ([]byte, error) {
 	if p.claim.active {
 		return nil, usageError("claim", "a claimed record is still pending: Commit or Abort it first")
 	}
-	if length < 0 || uint64(length) > uint64(p.maxLen) {
-		return nil, usageError("claim", "record length %d is not in [0, maxRecordLength %d]", length, p.maxLen)
+	if length < 0 || uint64(length) > uint64(p.maxRecordLength) {
+		return nil, usageError("claim", "record length %d is not in [0, maxRecordLength %d]", length, p.maxRecordLength)
 	}
 	recordLength := uint32(length)
 	slot := uint32(recordSlotLength(recordLength)) // <= capacity, because length <= capacity-8
@@ -317,7 +317,7 @@ func (p *Producer) Write(ctx context.Context, recordType uint16, payload []byte)
 
 // awaitSpace returns once head has moved past the value that made the last claim fail.
 func (p *Producer) awaitSpace(ctx context.Context) error {
-	consumerClosed, err := awaitPeer(ctx, p.words, p.cachedHead, p.wait, &p.waitStats)
+	consumerClosed, err := awaitPeer(ctx, p.waitOn, p.cachedHead, p.wait, &p.waitStats)
 	if err != nil {
 		return fmt.Errorf("shmring: write: waiting for space: %w", err)
 	}
@@ -353,7 +353,7 @@ func (p *Producer) Pending() (records int, bytes uint32) {
 }
 
 // MaxRecordLength is the largest payload a record may carry.
-func (p *Producer) MaxRecordLength() int { return int(p.maxLen) }
+func (p *Producer) MaxRecordLength() int { return int(p.maxRecordLength) }
 
 // PeerAlive reports whether a live process holds the consumer role (its OFD lock), which stays
 // accurate after the consumer dies to kill -9, unlike its state word.

@@ -419,3 +419,28 @@ func TestProducerRefusesACorruptHead(t *testing.T) {
 	_, err = producer.TryWrite(1, make([]byte, 40))
 	expectError(t, err, ErrCorrupt, "head")
 }
+
+// The largest ring: offsets near 2^30 and positions near 2^32 must not overflow any index
+// arithmetic (rigtorp #49, aeron PR #2017). The file is sparse; only the touched pages exist.
+func TestLargestCapacityWrapsCorrectly(t *testing.T) {
+	ring := newTestRing(t, MaxCapacity, MaxCapacity-8)
+	start := ^uint32(63) // 2^32-64: offset 2^30-64, 64 bytes before positions wrap to 0
+	plantPositions(ring, start, start)
+	producer := mustProducer(t, ring, ProducerOptions{})
+	consumer := mustConsumer(t, ring, ConsumerOptions{})
+	mustWrite(t, producer, 1, patterned(40, 1))  // slot 48: fits before the end
+	mustWrite(t, producer, 2, patterned(100, 2)) // 16 bytes left: padding, then offset 0
+	if tail := loadAcquire32(ring.words.tail); tail != 112 {
+		t.Fatalf("tail %d; want 112 (wrapped through 2^32)", tail)
+	}
+	for _, want := range []struct {
+		recordType uint16
+		payload    []byte
+	}{{1, patterned(40, 1)}, {2, patterned(100, 2)}} {
+		if record := mustRead(t, consumer); record.Type != want.recordType || !bytes.Equal(record.Data, want.payload) {
+			t.Fatalf("record type %d length %d", record.Type, len(record.Data))
+		}
+	}
+	_, err := producer.TryClaim(1, int(MaxCapacity))
+	expectError(t, err, ErrUsage)
+}

@@ -109,7 +109,7 @@ func consumeStream(ctx context.Context, consumer *Consumer, spec streamSpec, blo
 				return n, err
 			}
 		} else {
-			if loadSeqCst32(consumer.words.peerState) == RoleClosed && loadAcquire32(consumer.words.peerPosition) == consumer.readPosition {
+			if loadSeqCst32(consumer.waitOn.peerState) == RoleClosed && loadAcquire32(consumer.waitOn.peerPosition) == consumer.readPosition {
 				return n, nil
 			}
 			runtime.Gosched()
