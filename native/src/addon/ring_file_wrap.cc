@@ -61,8 +61,10 @@ RingFileWrap::RingFileWrap(const Napi::CallbackInfo& info) : ObjectWrap<RingFile
   Napi::Env env = info.Env();
   AddonState* state = GetState(env);
   if (!state->pending_ring_file) {
-    throw Napi::TypeError::New(
+    Napi::TypeError error = Napi::TypeError::New(
         env, "shmring: RingFile cannot be constructed directly; use createRingFile() or openRingFile()");
+    error.Value().Set("code", "ERR_ILLEGAL_CONSTRUCTOR");
+    throw error;
   }
   file_ = std::move(*state->pending_ring_file);
   state->pending_ring_file.reset();
