@@ -237,7 +237,13 @@ export class RingConsumer extends RingSide {
     if (this.closed) throw this.closedError();
     for (;;) {
       const position = this.readPosition;
-      if (position === this.cachedTail && this.refreshTail() === position) return null;
+      if (position === this.cachedTail && this.refreshTail() === position) {
+        // A padding record skipped on the way here is released now: the producer may be waiting for
+        // exactly that space (a record longer than the room left at the start), while this consumer
+        // waits for data; neither would move again.
+        if (position !== this.releasedHead) this.releaseTo(position);
+        return null;
+      }
       const offset = position & this.mask;
       const index = offset >> 2;
       const length = this.recordWords[index];
