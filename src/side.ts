@@ -11,7 +11,7 @@ import {
   storeRelaxed,
   storeSeqCst,
 } from './atomics.js';
-import { RingClosedError, RingTimeoutError, RingUsageError, RingFormatError } from './errors.js';
+import { RingClosedError, RingTimeoutError, RingUsageError, corrupt } from './errors.js';
 import { validateRing, type RingGeometry } from './header.js';
 import { HEADER_LENGTH, ROLE_ATTACHED, ROLE_CLOSED, ROLE_DETACHED } from './layout.js';
 import { atomicsParker, type Parker } from './parker.js';
@@ -100,11 +100,7 @@ export abstract class RingSide {
         });
       }
       if (found !== ROLE_DETACHED && found !== ROLE_CLOSED) {
-        throw new RingFormatError('ERR_CORRUPT', `shmring: ${this.role}State is ${found}; expected 0, 1 or 2`, {
-          field: `${this.role}State`,
-          value: found,
-          expected: '0, 1 or 2',
-        });
+        throw corrupt(`${this.role}State`, found >>> 0, '0 (detached), 1 (attached) or 2 (closed)');
       }
     } else {
       storeSeqCst(this.words, state, ROLE_ATTACHED);
