@@ -120,14 +120,19 @@ export class RingConsumer extends RingSide {
       },
       options,
     );
-    // A restarted consumer resumes at the last released record.
-    const head = loadAcquire(this.words, HEAD_INDEX);
-    if ((head & 7) !== 0) throw corrupt('head', head >>> 0, 'a multiple of 8');
-    this.readPosition = head;
-    this.releasedHead = head;
-    this.cachedTail = head;
-    this.refreshTail();
-    this.dataOrEnd = () => this.readPosition !== this.cachedTail || this.refreshTail() !== this.readPosition || this.peerState() === ROLE_CLOSED;
+    try {
+      // A restarted consumer resumes at the last released record.
+      const head = loadAcquire(this.words, HEAD_INDEX);
+      if ((head & 7) !== 0) throw corrupt('head', head >>> 0, 'a multiple of 8');
+      this.readPosition = head;
+      this.releasedHead = head;
+      this.cachedTail = head;
+      this.refreshTail();
+      this.dataOrEnd = () => this.readPosition !== this.cachedTail || this.refreshTail() !== this.readPosition || this.peerState() === ROLE_CLOSED;
+    } catch (error) {
+      this.abandonRole();
+      throw error;
+    }
   }
 
   protected headIndex(): number {

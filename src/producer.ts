@@ -120,29 +120,34 @@ export class RingProducer extends RingSide {
       },
       options,
     );
-    this.policy = options.publish ?? 'auto';
-    if (this.policy !== 'auto' && this.policy !== 'eager' && this.policy !== 'manual') {
-      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: publish policy ${String(this.policy)} is invalid; expected 'auto', 'eager' or 'manual'`, {
-        field: 'publish',
-        value: String(this.policy),
-        expected: "'auto' | 'eager' | 'manual'",
-      });
+    try {
+      this.policy = options.publish ?? 'auto';
+      if (this.policy !== 'auto' && this.policy !== 'eager' && this.policy !== 'manual') {
+        throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: publish policy ${String(this.policy)} is invalid; expected 'auto', 'eager' or 'manual'`, {
+          field: 'publish',
+          value: String(this.policy),
+          expected: "'auto' | 'eager' | 'manual'",
+        });
+      }
+      this.batchRecords = positiveInteger('batchRecords', options.batchRecords ?? 256);
+      this.batchBytes = positiveInteger('batchBytes', options.batchBytes ?? Math.min(65536, this.capacity / 4));
+      // A restarted producer continues from the published tail: anything a dead predecessor wrote
+      // beyond it was never visible and is overwritten (FORMAT.md §4).
+      const tail = loadAcquire(this.words, TAIL_INDEX);
+      if ((tail & 7) !== 0) throw corrupt('tail', tail >>> 0, 'a multiple of 8');
+      this.writePosition = tail;
+      this.publishedTail = tail;
+      this.cachedHead = tail;
+      this.refreshHead();
+      this.scheduledFlush = () => {
+        this.flushScheduled = false;
+        if (!this.closed) this.flush();
+      };
+      this.headMoved = () => this.peerState() === ROLE_CLOSED || this.refreshHead() !== this.headSeen;
+    } catch (error) {
+      this.abandonRole();
+      throw error;
     }
-    this.batchRecords = positiveInteger('batchRecords', options.batchRecords ?? 256);
-    this.batchBytes = positiveInteger('batchBytes', options.batchBytes ?? Math.min(65536, this.capacity / 4));
-    // A restarted producer continues from the published tail: anything a dead predecessor wrote
-    // beyond it was never visible and is overwritten (FORMAT.md §4).
-    const tail = loadAcquire(this.words, TAIL_INDEX);
-    if ((tail & 7) !== 0) throw corrupt('tail', tail >>> 0, 'a multiple of 8');
-    this.writePosition = tail;
-    this.publishedTail = tail;
-    this.cachedHead = tail;
-    this.refreshHead();
-    this.scheduledFlush = () => {
-      this.flushScheduled = false;
-      if (!this.closed) this.flush();
-    };
-    this.headMoved = () => this.peerState() === ROLE_CLOSED || this.refreshHead() !== this.headSeen;
   }
 
   protected headIndex(): number {

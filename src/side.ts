@@ -61,6 +61,8 @@ export abstract class RingSide {
   private readonly closeController = new AbortController();
   private waiting = false;
   protected closed = false;
+  /** The role word before this side took it: restored if the attach is refused after all. */
+  private stateBeforeAttach = ROLE_DETACHED;
 
   protected constructor(buffer: SharedArrayBuffer, role: Role, roleWords: RoleWords, options: SideOptions) {
     const geometry: RingGeometry = validateRing(buffer);
@@ -102,7 +104,9 @@ export abstract class RingSide {
       if (found !== ROLE_DETACHED && found !== ROLE_CLOSED) {
         throw corrupt(`${this.role}State`, found >>> 0, '0 (detached), 1 (attached) or 2 (closed)');
       }
+      this.stateBeforeAttach = found;
     } else {
+      if (loadSeqCst(this.words, state) === ROLE_CLOSED) this.stateBeforeAttach = ROLE_CLOSED;
       storeSeqCst(this.words, state, ROLE_ATTACHED);
     }
     storeRelaxed(this.words, pid, process.pid);
@@ -215,6 +219,14 @@ export abstract class RingSide {
     this.closeController.abort(this.closedError());
     // A synchronous waiter on another thread cannot be this side (one side, one thread), so only
     // this side's async waits need waking, which the abort above does.
+  }
+
+  /**
+   * Gives the role back when a subclass constructor refuses the attach after the role was taken (bad
+   * options, corrupt positions): a refused attach must not leave the role word saying "attached".
+   */
+  protected abandonRole(): void {
+    this.leaveRole(this.stateBeforeAttach);
   }
 
   get isClosed(): boolean {
