@@ -1,0 +1,43 @@
+/**
+ * What the optional suites need, detected without crashing: the native addon (ring files) and the Go
+ * peer CLI. Each returns { available, reason } with the reason printed as "skipped: <reason>".
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const GO_CLI = path.join(root, 'go-peer', 'bin', 'shmring');
+
+export async function ringFiles() {
+  let RingFile;
+  try {
+    ({ RingFile } = await import('../../dist/file.js'));
+  } catch (error) {
+    return { available: false, reason: `dist/file.js not available (${error.code ?? error.message}); build with npx tsc -p tsconfig.json` };
+  }
+  if (process.platform !== 'linux') return { available: false, reason: `ring files need Linux; this is ${process.platform}` };
+  try {
+    RingFile.shmPath('shmring-bench-probe');
+  } catch (error) {
+    return { available: false, reason: `native addon not built (${String(error.message).split('\n')[0]})` };
+  }
+  return { available: true, RingFile };
+}
+
+export function goCli() {
+  try {
+    fs.accessSync(GO_CLI, fs.constants.X_OK);
+    return { available: true, path: GO_CLI };
+  } catch {
+    return { available: false, reason: 'go-peer/bin/shmring missing (node scripts/build-go.mjs)' };
+  }
+}
+
+let unique = 0;
+/** A fresh /dev/shm ring path for this process. */
+export function shmName(RingFile, label) {
+  unique++;
+  return RingFile.shmPath(`shmring-bench-${process.pid}-${label}-${unique}`);
+}

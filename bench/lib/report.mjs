@@ -1,0 +1,268 @@
+/**
+ * The results document (JSON for machines) and report.md (tables for people), plus the floors the
+ * issue sets for the in-process suite. `validateResults` is the JSON schema, as code.
+ */
+import { formatBytes } from './workload.mjs';
+
+export const SCHEMA = 'shmring-bench/1';
+
+/**
+ * Floors from the issue for the in-process suite (64 B batched and 4 KiB). Each is checked only when
+ * its cases ran; `value` is what was measured.
+ */
+export function checkFloors(cases) {
+  const find = (transport, size) => cases.find((c) => c.suite === 'inproc' && c.transport === transport && c.recordSize === size && c.error === undefined);
+  const floors = [];
+  const batched64 = find('shmring-batched', 64);
+  if (batched64) {
+    floors.push(floor('64 B batched records/s', batched64.recordsPerSec, 25e6, 'records/s'));
+    if (batched64.ratios['ringbuf.js'] !== undefined) floors.push(floor('64 B batched vs ringbuf.js', batched64.ratios['ringbuf.js'], 4, 'x'));
+    if (batched64.ratios.postMessage !== undefined) floors.push(floor('64 B batched vs postMessage per message', batched64.ratios.postMessage, 30, 'x'));
+  }
+  const batched4k = find('shmring-batched', 4096);
+  if (batched4k) {
+    floors.push(floor('4 KiB batched bytes/s', batched4k.bytesPerSec, 8e9, 'B/s'));
+    if (batched4k.ratios['memcpy-set'] !== undefined) floors.push(floor('4 KiB batched vs same-run memcpy (Uint8Array#set)', batched4k.ratios['memcpy-set'], 0.5, 'x'));
+  }
+  return floors;
+}
+
+function floor(name, value, threshold, unit) {
+  return { name, value, threshold, unit, met: value >= threshold };
+}
+
+export function buildResults({ machine, options, suites, cases, extras, hostLoad }) {
+  return {
+    schema: SCHEMA,
+    machine,
+    options: {
+      quick: options.quick,
+      suites: options.suites,
+      sizes: options.sizes,
+      rounds: options.rounds,
+      targetMs: options.targetMs,
+    },
+    hostLoad,
+    suites,
+    cases,
+    floors: checkFloors(cases),
+    extras,
+  };
+}
+
+const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
+const isRange = (value) => Array.isArray(value) && value.length === 2 && value.every(isNumber) && value[0] <= value[1];
+
+/** Returns a list of problems (empty when the document is valid). */
+export function validateResults(doc) {
+  const problems = [];
+  const need = (condition, message) => {
+    if (!condition) problems.push(message);
+  };
+  need(doc !== null && typeof doc === 'object', 'document is not an object');
+  if (problems.length > 0) return problems;
+  need(doc.schema === SCHEMA, `schema is ${doc.schema}, expected ${SCHEMA}`);
+  const machine = doc.machine ?? {};
+  need(typeof machine.cpuModel === 'string', 'machine.cpuModel missing');
+  need(Number.isInteger(machine.cores) && machine.cores > 0, 'machine.cores missing');
+  need(typeof machine.node === 'string' && machine.node.startsWith('v'), 'machine.node missing');
+  need(machine.go === null || typeof machine.go === 'string', 'machine.go must be a string or null');
+  need(typeof machine.date === 'string' && !Number.isNaN(Date.parse(machine.date)), 'machine.date is not a date');
+  need(doc.suites !== null && typeof doc.suites === 'object', 'suites missing');
+  for (const [name, suite] of Object.entries(doc.suites ?? {})) {
+    need(['ok', 'skipped', 'failed'].includes(suite.status), `suites.${name}.status is ${suite.status}`);
+    if (suite.status !== 'ok') need(typeof suite.reason === 'string' && suite.reason.length > 0, `suites.${name}.reason missing`);
+  }
+  need(Array.isArray(doc.cases), 'cases is not an array');
+  (doc.cases ?? []).forEach((c, i) => {
+    const at = `cases[${i}]`;
+    need(typeof c.suite === 'string', `${at}.suite missing`);
+    need(typeof c.transport === 'string' && c.transport.length > 0, `${at}.transport missing`);
+    need(Number.isInteger(c.recordSize) && c.recordSize > 0, `${at}.recordSize must be a positive integer`);
+    if (c.error !== undefined) {
+      need(typeof c.error === 'string', `${at}.error must be a string`);
+      return;
+    }
+    need(isNumber(c.recordsPerSec) && c.recordsPerSec > 0, `${at}.recordsPerSec must be a positive number`);
+    need(isNumber(c.bytesPerSec) && c.bytesPerSec > 0, `${at}.bytesPerSec must be a positive number`);
+    need(isRange(c.recordsPerSecRange) && c.recordsPerSecRange[0] <= c.recordsPerSec && c.recordsPerSec <= c.recordsPerSecRange[1], `${at}.recordsPerSecRange must be [min, max] around the median`);
+    need(isRange(c.bytesPerSecRange), `${at}.bytesPerSecRange must be [min, max]`);
+    need(Number.isInteger(c.rounds) && c.rounds > 0, `${at}.rounds must be a positive integer`);
+    need(c.ratios !== null && typeof c.ratios === 'object' && Object.values(c.ratios).every(isNumber), `${at}.ratios must map peers to numbers`);
+    need(Number.isInteger(c.heapGrowthBytes), `${at}.heapGrowthBytes must be an integer`);
+    need(Number.isInteger(c.rssBytes) && c.rssBytes > 0, `${at}.rssBytes must be a positive integer`);
+    if (c.latency !== undefined) {
+      need(c.latency.unit === 'us', `${at}.latency.unit must be "us"`);
+      for (const key of ['p50', 'p99', 'p999']) need(isNumber(c.latency[key]), `${at}.latency.${key} must be a number`);
+      need(c.latency.p50 <= c.latency.p99 && c.latency.p99 <= c.latency.p999, `${at}.latency percentiles must be ordered`);
+    }
+  });
+  need(Array.isArray(doc.floors), 'floors is not an array');
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+export function formatRate(value) {
+  if (!isNumber(value)) return '–';
+  if (value >= 1e9) return `${(value / 1e9).toFixed(2)} G`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
+  return value.toFixed(0);
+}
+
+export function formatByteRate(value) {
+  if (!isNumber(value)) return '–';
+  if (value >= 1e9) return `${(value / 1e9).toFixed(2)} GB/s`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(1)} MB/s`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} kB/s`;
+  return `${value.toFixed(0)} B/s`;
+}
+
+export function formatMemory(bytes) {
+  if (!isNumber(bytes)) return '–';
+  const sign = bytes < 0 ? '-' : '';
+  const magnitude = Math.abs(bytes);
+  if (magnitude >= 1 << 20) return `${sign}${(magnitude / (1 << 20)).toFixed(1)} MiB`;
+  if (magnitude >= 1024) return `${sign}${(magnitude / 1024).toFixed(0)} KiB`;
+  return `${sign}${magnitude} B`;
+}
+
+export function formatRatio(value) {
+  if (!isNumber(value)) return '–';
+  if (value >= 100) return `${value.toFixed(0)}x`;
+  if (value >= 10) return `${value.toFixed(1)}x`;
+  return `${value.toFixed(2)}x`;
+}
+
+function table(header, rows) {
+  const escape = (cell) => String(cell).replaceAll('|', '\\|');
+  return [`| ${header.map(escape).join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+}
+
+function throughputTable(cases) {
+  return table(
+    ['transport', 'record', 'records/s (median)', 'min – max', 'bytes/s (median)', 'min – max', 'rounds', 'heap growth', 'RSS'],
+    cases.map((c) =>
+      c.error !== undefined
+        ? [c.transport, formatBytes(c.recordSize), `failed: ${c.error}`, '', '', '', c.rounds ?? 0, '', '']
+        : [
+            c.transport,
+            formatBytes(c.recordSize),
+            formatRate(c.recordsPerSec),
+            `${formatRate(c.recordsPerSecRange[0])} – ${formatRate(c.recordsPerSecRange[1])}`,
+            formatByteRate(c.bytesPerSec),
+            `${formatByteRate(c.bytesPerSecRange[0])} – ${formatByteRate(c.bytesPerSecRange[1])}`,
+            c.rounds,
+            formatMemory(c.heapGrowthBytes),
+            formatMemory(c.rssBytes),
+          ],
+    ),
+  );
+}
+
+function latencyTable(cases) {
+  return table(
+    ['transport', 'record', 'round trips/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'samples', 'rounds', 'heap growth', 'RSS'],
+    cases.map((c) =>
+      c.error !== undefined
+        ? [c.transport, formatBytes(c.recordSize), `failed: ${c.error}`, '', '', '', '', '', '', c.rounds ?? 0, '', '']
+        : [
+            c.transport,
+            formatBytes(c.recordSize),
+            formatRate(c.recordsPerSec),
+            c.latency.p50.toFixed(2),
+            c.latency.p90.toFixed(2),
+            c.latency.p99.toFixed(2),
+            c.latency.p999.toFixed(2),
+            c.latency.max.toFixed(1),
+            c.latency.samples,
+            c.rounds,
+            formatMemory(c.heapGrowthBytes),
+            formatMemory(c.rssBytes),
+          ],
+    ),
+  );
+}
+
+function ratioTables(cases) {
+  const sections = [];
+  const sizes = [...new Set(cases.filter((c) => c.error === undefined).map((c) => c.recordSize))];
+  for (const size of sizes) {
+    const atSize = cases.filter((c) => c.recordSize === size && c.error === undefined);
+    const peers = atSize.map((c) => c.transport);
+    if (peers.length < 2) continue;
+    sections.push(
+      `**${formatBytes(size)} records** — row ÷ column, records/s, median of the per-round ratios:\n\n` +
+        table(
+          ['', ...peers],
+          atSize.map((c) => [c.transport, ...peers.map((peer) => (peer === c.transport ? '1' : formatRatio(c.ratios[peer])))]),
+        ),
+    );
+  }
+  return sections.join('\n\n');
+}
+
+export function renderMarkdown(doc, { command, suiteInfo, charts }) {
+  const { machine } = doc;
+  const lines = [];
+  lines.push('# shmring benchmark report', '');
+  lines.push(`Command: \`${command}\`  `);
+  lines.push(`Date: ${machine.date}  `);
+  lines.push(`Machine: ${machine.cpuModel}, ${machine.cores} cores, ${formatMemory(machine.totalMemBytes)} RAM, ${machine.platform} ${machine.arch}; Node ${machine.node} (V8 ${machine.v8}); ${machine.go ?? 'Go: not found'}  `);
+  lines.push(`Rounds: ${doc.options.rounds} interleaved (each round runs every contender once, order rotated per round); target trial length ${doc.options.targetMs} ms.`);
+  if (doc.hostLoad) {
+    lines.push(
+      '',
+      `Host load while this ran: load average ${doc.hostLoad.loadAverageStart.join(' / ')} at the start, ${doc.hostLoad.loadAverageEnd.join(' / ')} at the end; ` +
+        `other processes used ${(doc.hostLoad.othersBusyFraction * 100).toFixed(0)} % of the machine's CPU time during the run. ` +
+        'Cross-core results on this host are bimodal (DESIGN.md): read medians and ranges, and ratios from the same run.',
+    );
+  }
+  lines.push('', 'Medians and min – max are over rounds. Ratios are the median over rounds of (row / column) measured in the same round. Heap growth: heapUsed after a trial minus before it (after a full GC), main isolate plus the peer isolate or process, median over rounds. RSS: largest resident set after a trial (main process, plus the peer process where there is one).');
+
+  if (doc.floors.length > 0) {
+    lines.push('', '## Floors (in-process suite, from the issue)', '');
+    lines.push(
+      table(
+        ['floor', 'measured', 'required', 'result'],
+        doc.floors.map((f) => [
+          f.name,
+          f.unit === 'x' ? formatRatio(f.value) : f.unit === 'B/s' ? formatByteRate(f.value) : `${formatRate(f.value)}/s`,
+          f.unit === 'x' ? `>= ${f.threshold}x` : f.unit === 'B/s' ? `>= ${formatByteRate(f.threshold)}` : `>= ${formatRate(f.threshold)}/s`,
+          f.met ? 'met' : '**missed**',
+        ]),
+      ),
+    );
+  }
+
+  for (const [name, suite] of Object.entries(doc.suites)) {
+    lines.push('', `## Suite ${name}`, '');
+    if (suiteInfo[name]?.description) lines.push(suiteInfo[name].description, '');
+    if (suite.status !== 'ok') {
+      lines.push(`${suite.status}: ${suite.reason}`);
+      continue;
+    }
+    for (const note of suite.notes ?? []) lines.push(`- ${note}`);
+    if ((suite.notes ?? []).length > 0) lines.push('');
+    const cases = doc.cases.filter((c) => c.suite === name);
+    const latency = cases.filter((c) => c.latency !== undefined || (c.error !== undefined && c.kind === 'latency'));
+    const throughput = cases.filter((c) => !latency.includes(c));
+    if (throughput.length > 0) {
+      lines.push(throughputTable(throughput), '');
+      const labels = [...new Map(throughput.filter((c) => c.label && c.label !== c.transport).map((c) => [c.transport, c.label])).entries()];
+      if (labels.length > 0) lines.push(labels.map(([t, l]) => `- \`${t}\`: ${l}`).join('\n'), '');
+      const ratios = ratioTables(throughput);
+      if (ratios) lines.push(ratios, '');
+    }
+    if (latency.length > 0) {
+      lines.push(latencyTable(latency), '');
+      const labels = [...new Map(latency.filter((c) => c.label && c.label !== c.transport).map((c) => [c.transport, c.label])).entries()];
+      if (labels.length > 0) lines.push(labels.map(([t, l]) => `- \`${t}\`: ${l}`).join('\n'), '');
+    }
+    for (const extra of suiteInfo[name]?.markdown ?? []) lines.push(extra, '');
+    for (const chart of charts.filter((c) => c.suite === name)) lines.push(`![${chart.title}](${chart.file})`, '');
+  }
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n') + '\n';
+}

@@ -1,0 +1,236 @@
+/**
+ * Suite "latency": ping-pong round trips, one record in flight, the echo side in another thread or
+ * process. Per contender: round trips/s and round-trip percentiles over every ping of every round.
+ *   ring-thread-spin       two in-memory rings, worker echo, both sides spin (never park)
+ *   ring-thread-park       the same with spin 0: every wait parks (Atomics.wait), every publish wakes
+ *   ring-thread-wakeup     one-way ping latency of ring-thread-park (send -> echo side running),
+ *                          stamped with performance.timeOrigin + now() on both threads
+ *   postMessage-thread     worker echo of one postMessage per ping
+ *   ringfile-process-spin  two /dev/shm ring files, child process echo, spinning (native addon)
+ *   ringfile-process-park  the same, parking on the futex doorbells (native addon)
+ *   socket-process         Unix domain socket echo in a child process
+ */
+import { fileURLToPath } from 'node:url';
+import { RingConsumer, RingProducer, createRing } from '../../dist/index.js';
+import { ProcessPeer, WorkerPeer, runInterleaved, toCases } from '../harness.mjs';
+import { ringFiles, shmName } from '../lib/availability.mjs';
+import { socketServer } from '../lib/sockets.mjs';
+import { FRAME_HEADER, RECORD_TYPE, makeFrame, makePayload } from '../lib/workload.mjs';
+
+const WORKER_URL = new URL('./latency-worker.mjs', import.meta.url);
+const PEER = fileURLToPath(new URL('./peer-process.mjs', import.meta.url));
+const SPIN_FOREVER = 1_000_000_000;
+const STALL_MS = 30_000;
+
+export const description =
+  'Ping-pong round trips with one record in flight (µs): rings between threads and processes, spinning and parked, vs postMessage and a Unix socket. Wake-up latency is the one-way figure of the parked in-memory ring.';
+
+function latencyContender(transport, label, size, fields) {
+  return {
+    id: `${transport}@${size}`,
+    transport,
+    label,
+    recordSize: size,
+    kind: 'latency',
+    initialCount: 200,
+    minCount: 50,
+    maxCount: 200_000,
+    ...fields,
+  };
+}
+
+/**
+ * Ping-pong over two rings from this thread: write a ping (publish eager), wait for the echo.
+ * Returns { roundTrips: Float64Array µs, oneWay: Float64Array µs }.
+ */
+function ringPingPong(producer, consumer, count, size) {
+  const payload = makePayload(size);
+  const roundTrips = new Float64Array(count);
+  const oneWay = new Float64Array(count);
+  const view = new DataView(consumer.data.buffer, consumer.data.byteOffset, consumer.data.byteLength);
+  let receivedAt = 0;
+  let replies = 0;
+  const onReply = (type, data, offset) => {
+    receivedAt = view.getFloat64(offset, true);
+    replies++;
+  };
+  for (let i = 0; i < count; i++) {
+    const sentAbsolute = performance.timeOrigin + performance.now();
+    const sent = performance.now();
+    if (!producer.tryWrite(payload, RECORD_TYPE)) throw new Error('ping ring full');
+    while (replies === i) {
+      if (consumer.pollSync(onReply, 1, STALL_MS) === 0) throw new Error(`no pong for ${STALL_MS} ms`);
+    }
+    roundTrips[i] = (performance.now() - sent) * 1000;
+    oneWay[i] = (receivedAt - sentAbsolute) * 1000;
+  }
+  return { roundTrips, oneWay };
+}
+
+function threadRingContenders(size, spin, mode) {
+  let peer;
+  const rtt = latencyContender(`ring-thread-${mode}`, `in-memory rings, worker echo, ${mode === 'spin' ? 'spinning' : 'spin 0 (park every wait)'}`, size, {
+    async setup() {
+      peer = new WorkerPeer(WORKER_URL);
+      await peer.loaded;
+    },
+    async trial(count) {
+      const capacity = 64 * 1024;
+      const ping = createRing({ capacity, maxRecordLength: Math.max(size, 8) });
+      const pong = createRing({ capacity, maxRecordLength: Math.max(size, 8) });
+      const producer = new RingProducer(ping, { publish: 'eager', spin });
+      const consumer = new RingConsumer(pong, { spin });
+      let result;
+      const outcome = await peer.trial({ kind: 'ring-echo', ping, pong, spin }, [], () => {
+        result = ringPingPong(producer, consumer, count, size);
+        const end = performance.now();
+        producer.close();
+        return end;
+      });
+      consumer.close();
+      const derived =
+        mode === 'park'
+          ? [{ transport: 'ring-thread-wakeup', label: 'one-way ping latency within ring-thread-park (publish -> parked echo thread running)', latency: result.oneWay }]
+          : undefined;
+      return { ...outcome, latency: result.roundTrips, derived };
+    },
+    async teardown() {
+      await peer?.close();
+    },
+  });
+  return [rtt];
+}
+
+function postMessageContender(size) {
+  let peer;
+  return latencyContender('postMessage-thread', 'postMessage ping, worker echoes it', size, {
+    async setup() {
+      peer = new WorkerPeer(WORKER_URL);
+      await peer.loaded;
+    },
+    async trial(count) {
+      const payload = makePayload(size);
+      const roundTrips = new Float64Array(count);
+      const outcome = await peer.trial({ kind: 'message-echo', count }, [], () => new Promise((resolve) => {
+        let i = 0;
+        let sent = performance.now();
+        peer.onData = () => {
+          roundTrips[i++] = (performance.now() - sent) * 1000;
+          if (i === count) {
+            peer.onData = undefined;
+            resolve(performance.now());
+            return;
+          }
+          sent = performance.now();
+          peer.worker.postMessage(payload);
+        };
+        peer.worker.postMessage(payload);
+      }));
+      return { ...outcome, latency: roundTrips };
+    },
+    async teardown() {
+      await peer?.close();
+    },
+  });
+}
+
+function socketContender(size) {
+  let peer;
+  let server;
+  return latencyContender('socket-process', 'Unix socket ping, child process echoes it', size, {
+    async setup() {
+      server = await socketServer('latency');
+      peer = new ProcessPeer(PEER);
+      await peer.loaded;
+    },
+    async trial(count) {
+      const frame = makeFrame(size);
+      const roundTrips = new Float64Array(count);
+      const outcome = await peer.trial(
+        { kind: 'socket-echo', path: server.path },
+        (socket) =>
+          new Promise((resolve, reject) => {
+            socket.setNoDelay(true);
+            let i = 0;
+            let pending = 0;
+            let sent = performance.now();
+            socket.on('data', (chunk) => {
+              pending += chunk.length;
+              if (pending < frame.length) return;
+              pending -= frame.length;
+              roundTrips[i++] = (performance.now() - sent) * 1000;
+              if (i === count) {
+                const end = performance.now();
+                socket.end();
+                resolve(end);
+                return;
+              }
+              sent = performance.now();
+              socket.write(frame);
+            });
+            socket.once('error', reject);
+            socket.write(frame);
+          }),
+        () => server.connection(),
+      );
+      return { ...outcome, latency: roundTrips };
+    },
+    async teardown() {
+      await peer?.close();
+      await server?.close();
+    },
+  });
+}
+
+function ringFileContender(size, RingFile, mode) {
+  let peer;
+  const spin = mode === 'spin' ? SPIN_FOREVER : 0;
+  return latencyContender(`ringfile-process-${mode}`, `/dev/shm ring files, child process echo, ${mode === 'spin' ? 'spinning' : 'parking on futex doorbells'}`, size, {
+    async setup() {
+      peer = new ProcessPeer(PEER);
+      await peer.loaded;
+    },
+    async trial(count) {
+      const pingPath = shmName(RingFile, 'ping');
+      const pongPath = shmName(RingFile, 'pong');
+      const geometry = { capacity: 64 * 1024, maxRecordLength: Math.max(size, 8) };
+      const pingFile = RingFile.create(pingPath, geometry);
+      const pongFile = RingFile.create(pongPath, geometry);
+      const producer = pingFile.producer({ publish: 'eager', spin });
+      const consumer = pongFile.consumer({ spin });
+      let result;
+      try {
+        const outcome = await peer.trial({ kind: 'ring-echo', pingPath, pongPath, spin }, async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          result = ringPingPong(producer, consumer, count, size);
+          const end = performance.now();
+          producer.close();
+          return end;
+        });
+        return { ...outcome, latency: result.roundTrips };
+      } finally {
+        consumer.close();
+        pingFile.close();
+        pongFile.close();
+        RingFile.unlink(pingPath);
+        RingFile.unlink(pongPath);
+      }
+    },
+    async teardown() {
+      await peer?.close();
+    },
+  });
+}
+
+export async function run({ sizes, rounds, targetMs, progress, transports }) {
+  const size = Math.max(FRAME_HEADER, sizes[0]);
+  const notes = [`record size ${size} B (the smallest of --sizes)`];
+  const rings = await ringFiles();
+  let contenders = [...threadRingContenders(size, SPIN_FOREVER, 'spin'), ...threadRingContenders(size, 0, 'park'), postMessageContender(size), socketContender(size)];
+  if (rings.available) contenders.push(ringFileContender(size, rings.RingFile, 'spin'), ringFileContender(size, rings.RingFile, 'park'));
+  else notes.push(`ring-file contenders skipped: ${rings.reason}`);
+  if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
+  progress(`latency: ${size} B pings, ${contenders.length} contenders`);
+  const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: 'latency' });
+  return { cases: toCases('latency', states), notes };
+}

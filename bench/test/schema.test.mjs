@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { machineInfo, toCases } from '../harness.mjs';
+import { chartSpecs } from '../lib/charts.mjs';
+import { SCHEMA, buildResults, checkFloors, renderMarkdown, validateResults } from '../lib/report.mjs';
+
+function sampleDoc() {
+  const state = (transport, recordSize, rates) => ({
+    contender: { transport, recordSize },
+    count: 1000,
+    samples: rates.map((recordsPerSec, round) => ({ round, recordsPerSec, bytesPerSec: recordsPerSec * recordSize, heapGrowthBytes: 0, rssBytes: 1 << 26 })),
+  });
+  const cases = toCases('inproc', [
+    state('shmring-batched', 64, [30e6, 26e6, 28e6]),
+    state('ringbuf.js', 64, [5e6, 6e6, 5e6]),
+    state('postMessage', 64, [0.4e6, 0.5e6, 0.4e6]),
+    state('shmring-batched', 4096, [2e6, 2.5e6, 3e6]),
+    state('memcpy-set', 4096, [15e6, 15e6, 15e6]),
+  ]);
+  const latency = toCases('latency', [
+    {
+      contender: { transport: 'ring-thread-spin', recordSize: 64 },
+      count: 10,
+      samples: [{ round: 0, recordsPerSec: 1e5, bytesPerSec: 64e5, heapGrowthBytes: 0, rssBytes: 1 << 26, latency: [1, 2, 3, 4, 100] }],
+    },
+  ]);
+  return buildResults({
+    machine: machineInfo(),
+    options: { quick: true, suites: ['inproc', 'latency', 'xlang'], sizes: [64, 4096], rounds: 3, targetMs: 40 },
+    suites: { inproc: { status: 'ok', notes: [] }, latency: { status: 'ok', notes: [] }, xlang: { status: 'skipped', reason: 'go-peer/bin/shmring missing' } },
+    cases: [...cases, ...latency],
+    extras: {},
+  });
+}
+
+test('a built document validates, with machine info and per-case fields', () => {
+  const doc = sampleDoc();
+  assert.deepEqual(validateResults(doc), []);
+  assert.equal(doc.schema, SCHEMA);
+  for (const key of ['cpuModel', 'cores', 'node', 'go', 'date']) assert.ok(key in doc.machine, key);
+  const c = doc.cases[0];
+  for (const key of ['transport', 'recordSize', 'recordsPerSec', 'bytesPerSec', 'rounds', 'ratios', 'heapGrowthBytes', 'rssBytes']) assert.ok(key in c, key);
+  const latency = doc.cases.find((x) => x.suite === 'latency');
+  assert.equal(latency.latency.unit, 'us');
+  assert.equal(latency.latency.p50, 3);
+  assert.equal(latency.latency.p999, 100);
+  // Round-trips through JSON unchanged.
+  assert.deepEqual(validateResults(JSON.parse(JSON.stringify(doc))), []);
+});
+
+test('the validator names what is wrong', () => {
+  const doc = sampleDoc();
+  doc.schema = 'other';
+  doc.cases[0].recordsPerSec = -1;
+  delete doc.cases[1].ratios;
+  doc.cases[2].recordsPerSecRange = [1, 0];
+  doc.suites.xlang.reason = '';
+  doc.machine.cores = 0;
+  const problems = validateResults(doc).join('\n');
+  for (const expected of ['schema', 'cases[0].recordsPerSec', 'cases[1].ratios', 'cases[2].recordsPerSecRange', 'suites.xlang.reason', 'machine.cores']) {
+    assert.match(problems, new RegExp(expected.replace(/[[\].]/g, '\\$&')), expected);
+  }
+  assert.deepEqual(validateResults(null), ['document is not an object']);
+});
+
+test('floors: thresholds and ratios from the same run', () => {
+  const floors = checkFloors(sampleDoc().cases);
+  const byName = Object.fromEntries(floors.map((f) => [f.name, f]));
+  assert.equal(byName['64 B batched records/s'].value, 28e6);
+  assert.equal(byName['64 B batched records/s'].met, true);
+  // Per-round ratios 6, 4.33, 5.6: the median is 5.6 (the ratio of medians would be 5.6 too, by chance).
+  assert.equal(byName['64 B batched vs ringbuf.js'].value, 5.6);
+  assert.equal(byName['64 B batched vs ringbuf.js'].met, true);
+  assert.equal(byName['64 B batched vs postMessage per message'].met, true);
+  assert.equal(byName['4 KiB batched bytes/s'].met, true);
+  assert.equal(byName['4 KiB batched vs same-run memcpy (Uint8Array#set)'].met, false);
+});
+
+test('markdown report has the floors, each suite, skip reasons and ratio tables', () => {
+  const doc = sampleDoc();
+  const markdown = renderMarkdown(doc, { command: 'node bench/run.mjs --quick', suiteInfo: {}, charts: [] });
+  assert.match(markdown, /## Floors/);
+  assert.match(markdown, /## Suite inproc/);
+  assert.match(markdown, /skipped: go-peer\/bin\/shmring missing/);
+  assert.match(markdown, /\| shmring-batched \| 64 B \| 28\.00 M \|/);
+  assert.match(markdown, /row ÷ column/);
+  assert.match(markdown, /p99\.9 µs/);
+});
+
+test('chart specs: throughput per suite with sizes on a log axis, latency percentiles', () => {
+  const specs = chartSpecs(sampleDoc().cases);
+  assert.deepEqual(specs.map((s) => s.file).sort(), ['inproc-throughput.svg', 'latency-percentiles.svg']);
+  const throughput = specs.find((s) => s.file === 'inproc-throughput.svg').spec;
+  assert.equal(throughput.hconcat[0].layer[0].encoding.x.scale.type, 'log');
+  assert.equal(throughput.data.values.length, 5);
+});
