@@ -305,7 +305,7 @@ export class RingConsumer extends RingSide {
       const record = this.tryRead();
       if (record !== null || this.ended) return record;
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-      await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal);
+      await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal, timeout);
     }
   }
 
@@ -317,7 +317,7 @@ export class RingConsumer extends RingSide {
       const count = this.poll(handler, limit);
       if (count > 0 || this.ended) return count;
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-      await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal);
+      await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal, timeout);
     }
   }
 

@@ -347,7 +347,7 @@ export class RingProducer extends RingSide {
       if (this.peerState() === ROLE_CLOSED) throw this.consumerGone();
       this.headSeen = this.cachedHead;
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
-      await this.waitUntilAsync(this.headMoved, remaining, options?.signal);
+      await this.waitUntilAsync(this.headMoved, remaining, options?.signal, timeout);
       payloadOffset = this.tryClaim(length, type);
     } while (payloadOffset < 0);
     return payloadOffset;

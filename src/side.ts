@@ -178,7 +178,13 @@ export abstract class RingSide {
    * The awaitable form of waitUntilSync: never blocks the thread. Rejects with the signal's reason on
    * abort, RingClosedError when this side is closed, RingTimeoutError when the timeout passes.
    */
-  protected async waitUntilAsync(ready: () => boolean, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  protected async waitUntilAsync(
+    ready: () => boolean,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    /** The timeout the caller asked for (timeoutMs may be what is left of it), for the error. */
+    requestedTimeoutMs = timeoutMs,
+  ): Promise<void> {
     this.beginWait();
     signal?.throwIfAborted();
     const { waiting, ownDoorbell } = this.roleWords;
@@ -192,9 +198,9 @@ export abstract class RingSide {
         if (ready()) return;
         const remaining = deadline - performance.now();
         if (remaining <= 0) {
-          throw new RingTimeoutError('ERR_TIMEOUT', `shmring: ${this.role} wait timed out after ${timeoutMs} ms`, {
+          throw new RingTimeoutError('ERR_TIMEOUT', `shmring: ${this.role} wait timed out after ${requestedTimeoutMs} ms`, {
             field: 'timeout',
-            value: timeoutMs,
+            value: requestedTimeoutMs,
           });
         }
         this.heartbeat();
