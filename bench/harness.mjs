@@ -456,6 +456,7 @@ export async function runInterleaved({ contenders, rounds, targetMs, progress = 
           rssBytes: outcome.rssBytes ?? process.memoryUsage().rss,
           latency: outcome.latency,
           derived: outcome.derived,
+          peerRecordsPerSec: outcome.peerRecordsPerSec,
         });
       } catch (error) {
         fail(state, error);
@@ -509,6 +510,7 @@ export function toCases(suite, states, notes = {}) {
       heapGrowthBytes: Math.round(median(state.samples.map((s) => s.heapGrowthBytes))),
       rssBytes: Math.max(...state.samples.map((s) => s.rssBytes)),
       ...latencyOf(state.samples),
+      ...peerReported(state.samples),
       ...(notes[contender.transport] ? { note: notes[contender.transport] } : {}),
     });
     // Figures a trial measured on the side (e.g. one-way latency within a round trip): one more
@@ -526,6 +528,12 @@ export function toCases(suite, states, notes = {}) {
     }
   }
   return cases;
+}
+
+/** The median rate a peer reported itself (e.g. the Go CLI's own clock), when it did. */
+function peerReported(samples) {
+  const rates = samples.map((s) => s.peerRecordsPerSec).filter((r) => typeof r === 'number' && Number.isFinite(r));
+  return rates.length > 0 ? { peerRecordsPerSec: median(rates) } : {};
 }
 
 /** Latency percentiles (µs) over every sample of every round, when the trials measured latency. */

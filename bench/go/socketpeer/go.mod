@@ -1,0 +1,3 @@
+module shmring.bench/socketpeer
+
+go 1.21

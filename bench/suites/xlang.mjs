@@ -1,0 +1,243 @@
+/**
+ * Suite "xlang": Node <-> Go across processes.
+ *   node->go-ringfile      Node produces (main thread, publish 'auto') into a /dev/shm ring file,
+ *                          `go-peer/bin/shmring bench-consume FILE` consumes. Timed in Node from the
+ *                          Go consumer's attach to the moment it has released every record.
+ *   go->node-ringfile      `shmring bench-produce FILE --count N --size B` produces, Node consumes.
+ *                          Timed in Node from the first record to the last (the Go producer has no
+ *                          start barrier; its own figure is kept as `peerRecordsPerSec`).
+ *   node->go-socket-batched / node->go-socket-per-write
+ *                          Node writes length-prefixed frames to a Unix socket (64 KiB writes or
+ *                          one write per frame), bench/go/socketpeer reads them; timed in Node from
+ *                          the accepted connection to the Go peer's report at EOF.
+ * Ring-file cases need the native addon and the Go CLI; the socket cases need Go to build the peer.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RECORD_TYPE, expectedTouch, framesPerWrite, makeFrame, makePayload, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { goCli, ringFiles, shmName } from '../lib/availability.mjs';
+import { socketServer } from '../lib/sockets.mjs';
+import { runInterleaved, toCases } from '../harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SOCKET_PEER_DIR = path.join(here, '..', 'go', 'socketpeer');
+const SOCKET_PEER = path.join(here, '..', 'native', '.build', 'socketpeer');
+const STALL_MS = 30_000;
+
+export const description =
+  'Node <-> Go across processes: a /dev/shm ring file (native addon + go-peer CLI) in both directions, and the Unix-socket baseline (Node -> Go, batched and per write).';
+
+function buildSocketPeer() {
+  try {
+    const stale = !fs.existsSync(SOCKET_PEER) || fs.statSync(SOCKET_PEER).mtimeMs < fs.statSync(path.join(SOCKET_PEER_DIR, 'main.go')).mtimeMs;
+    if (stale) {
+      fs.mkdirSync(path.dirname(SOCKET_PEER), { recursive: true });
+      execFileSync('go', ['build', '-o', SOCKET_PEER, '.'], { cwd: SOCKET_PEER_DIR, stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+    }
+    return { available: true };
+  } catch (error) {
+    return { available: false, reason: error.code === 'ENOENT' ? 'Go not found (socket baseline needs it to build bench/go/socketpeer)' : `building bench/go/socketpeer failed: ${String(error.stderr ?? error.message).trim().split('\n')[0]}` };
+  }
+}
+
+/** Runs a command, resolving with its last stdout JSON line and the time that line arrived. */
+function runJsonPeer(command, args) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let arrivedAt;
+  child.stdout.on('data', (chunk) => {
+    arrivedAt ??= performance.now();
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const finished = new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${path.basename(command)} ${args[0]} exited ${code}: ${stderr.trim().split('\n').pop()}`));
+      try {
+        resolve({ report: JSON.parse(stdout.trim().split('\n').pop()), arrivedAt });
+      } catch (error) {
+        reject(new Error(`${path.basename(command)}: no JSON report (${error.message})`));
+      }
+    });
+  });
+  return { child, finished };
+}
+
+function contender(transport, label, size, fields) {
+  return {
+    id: `${transport}@${size}`,
+    transport,
+    label,
+    recordSize: size,
+    initialCount: Math.max(16, Math.min(50_000, Math.floor((8 << 20) / (size + 8)))),
+    minCount: 16,
+    maxCount: Math.max(16, Math.floor(4 * 2 ** 30 / (size + 8))),
+    ...fields,
+  };
+}
+
+function memoryNow(heapBefore) {
+  return { heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, rssBytes: process.memoryUsage().rss };
+}
+
+function nodeToGoRing(size, RingFile, cli) {
+  return contender('node->go-ringfile', 'Node producer (publish auto) -> Go bench-consume (counts lengths, does not read payloads), /dev/shm ring file', size, {
+    async trial(count) {
+      const filePath = shmName(RingFile, 'xlang');
+      const file = RingFile.create(filePath, { capacity: ringCapacityFor(size), maxRecordLength: size });
+      const producer = file.producer({ publish: 'auto' });
+      const heapBefore = process.memoryUsage().heapUsed;
+      const { child, finished } = runJsonPeer(cli.path, ['bench-consume', filePath]);
+      finished.catch(() => undefined);
+      try {
+        // The start line: the Go consumer has attached.
+        const deadline = performance.now() + STALL_MS;
+        while (file.stats().consumer.state !== 1) {
+          if (performance.now() > deadline || child.exitCode !== null) throw new Error('Go consumer did not attach');
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        const payload = makePayload(size);
+        const start = performance.now();
+        for (let i = 0; i < count; i++) if (!producer.tryWrite(payload, RECORD_TYPE)) producer.writeSync(payload, RECORD_TYPE, STALL_MS);
+        producer.close();
+        // The end line: every record released by the consumer.
+        for (;;) {
+          const { head, tail } = file.stats();
+          if (head === tail) break;
+          if (performance.now() - start > STALL_MS * 4) throw new Error('Go consumer stalled');
+        }
+        const end = performance.now();
+        const { report } = await finished;
+        if (report.records !== count) throw new Error(`Go consumer saw ${report.records} records, expected ${count}`);
+        return { elapsedMs: end - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
+      } finally {
+        if (child.exitCode === null) child.kill();
+        file.close();
+        RingFile.unlink(filePath);
+      }
+    },
+  });
+}
+
+function goToNodeRing(size, RingFile, cli) {
+  return contender('go->node-ringfile', 'Go bench-produce -> Node consumer (poll), /dev/shm ring file; timed from the first record', size, {
+    async trial(count) {
+      const filePath = shmName(RingFile, 'xlang');
+      const file = RingFile.create(filePath, { capacity: ringCapacityFor(size), maxRecordLength: size });
+      const consumer = file.consumer();
+      const heapBefore = process.memoryUsage().heapUsed;
+      let seen = 0;
+      let touched = 0;
+      const onRecord = (type, data, offset, length) => {
+        seen++;
+        touched += touch(data, offset, length);
+      };
+      const { child, finished } = runJsonPeer(cli.path, ['bench-produce', filePath, '--count', String(count), '--size', String(size)]);
+      finished.catch(() => undefined);
+      try {
+        // Let the child start; then block in pollSync (the producer wakes us through the futex).
+        await new Promise((resolve) => setImmediate(resolve));
+        while (consumer.pollSync(onRecord, 1, STALL_MS) === 0) {
+          if (consumer.ended) throw new Error('Go producer ended before writing');
+        }
+        const start = performance.now();
+        const first = seen;
+        while (seen < count) {
+          if (consumer.pollSync(onRecord, Infinity, STALL_MS) === 0) {
+            if (consumer.ended) break;
+            throw new Error(`no record for ${STALL_MS} ms`);
+          }
+        }
+        const end = performance.now();
+        if (seen !== count) throw new Error(`Node consumer saw ${seen} records, expected ${count}`);
+        const { report } = await finished;
+        // The Go payload carries a sequence number in its first 8 bytes: no byte check here.
+        void touched;
+        return { elapsedMs: ((end - start) * count) / Math.max(1, count - first), ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
+      } finally {
+        if (child.exitCode === null) child.kill();
+        consumer.close();
+        file.close();
+        RingFile.unlink(filePath);
+      }
+    },
+  });
+}
+
+function nodeToGoSocket(size, batched) {
+  let server;
+  return contender(
+    batched ? 'node->go-socket-batched' : 'node->go-socket-per-write',
+    batched ? 'Node -> Go Unix socket, 64 KiB writes of length-prefixed frames' : 'Node -> Go Unix socket, one write per frame',
+    size,
+    {
+      maxCount: batched ? Math.floor(4 * 2 ** 30 / (size + 8)) : Math.floor(512 * 2 ** 20 / (size + 8)),
+      async setup() {
+        server = await socketServer('xlang');
+      },
+      async trial(count) {
+        const heapBefore = process.memoryUsage().heapUsed;
+        const { child, finished } = runJsonPeer(SOCKET_PEER, ['consume', server.path]);
+        finished.catch(() => undefined);
+        try {
+          const socket = await server.connection();
+          const frame = makeFrame(size);
+          const start = performance.now();
+          const drain = () => new Promise((resolve) => socket.once('drain', resolve));
+          if (batched) {
+            const perWrite = framesPerWrite(size);
+            for (let sent = 0; sent < count; ) {
+              const frames = Math.min(perWrite, count - sent);
+              const chunk = Buffer.allocUnsafe(frames * frame.length);
+              for (let f = 0; f < frames; f++) frame.copy(chunk, f * frame.length);
+              if (!socket.write(chunk)) await drain();
+              sent += frames;
+            }
+          } else {
+            for (let i = 0; i < count; i++) if (!socket.write(frame)) await drain();
+          }
+          socket.end();
+          const { report, arrivedAt } = await finished;
+          if (report.records !== count) throw new Error(`Go socket peer saw ${report.records} records, expected ${count}`);
+          if (report.touch !== expectedTouch(size) * count) throw new Error('Go socket peer: payload check failed');
+          return { elapsedMs: arrivedAt - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
+        } finally {
+          if (child.exitCode === null) child.kill();
+        }
+      },
+      async teardown() {
+        await server?.close();
+      },
+    },
+  );
+}
+
+export async function run({ sizes, rounds, targetMs, progress, transports }) {
+  const notes = [];
+  const rings = await ringFiles();
+  const cli = goCli();
+  const socketPeer = buildSocketPeer();
+  if (!rings.available) notes.push(`ring-file contenders skipped: ${rings.reason}`);
+  else if (!cli.available) notes.push(`ring-file contenders skipped: ${cli.reason}`);
+  if (!socketPeer.available) notes.push(`socket contenders skipped: ${socketPeer.reason}`);
+  if (!(rings.available && cli.available) && !socketPeer.available) {
+    return { status: 'skipped', reason: notes.join('; ') };
+  }
+  const cases = [];
+  for (const size of sizes) {
+    let contenders = [];
+    if (rings.available && cli.available) contenders.push(nodeToGoRing(size, rings.RingFile, cli), goToNodeRing(size, rings.RingFile, cli));
+    if (socketPeer.available) contenders.push(nodeToGoSocket(size, true), nodeToGoSocket(size, false));
+    if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
+    if (contenders.length === 0) continue;
+    progress(`xlang: ${size} B records, ${contenders.length} contenders`);
+    const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: `xlang ${size} B` });
+    cases.push(...toCases('xlang', states));
+  }
+  for (const note of notes) progress(`xlang: ${note}`);
+  return { cases, notes };
+}
