@@ -207,31 +207,47 @@ export class WorkerPeer {
   }
 
   async trial(params, transfer, mainSide) {
+    const heapBefore = heapBaseline();
+    const pending = await this.begin(params, transfer);
+    const start = this.go(pending);
+    const { end, report } = await this.finish(pending, mainSide);
+    return {
+      elapsedMs: end - start,
+      heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore + (report.heapGrowthBytes ?? 0),
+      rssBytes: process.memoryUsage().rss,
+      peer: report.result,
+    };
+  }
+
+  /** Split-phase trial, for several peers in one trial: post the parameters, await the arrival. */
+  async begin(params, transfer = []) {
     await this.loaded;
     const gen = ++this.generation;
     const done = this.next('done');
     done.catch(() => undefined);
-    const heapBefore = heapBaseline();
     this.worker.postMessage({ control: 'trial', gen, params }, transfer);
     await this.barrier.awaitArrival(gen, 30_000, () => this.error);
-    const start = this.barrier.release(gen);
     // A worker that fails after the barrier reports it in 'done': stop waiting for records then.
     const failure = done.then((report) => {
       if (report.error) throw new Error(`worker: ${report.error}`);
       return new Promise(() => {});
     });
     failure.catch(() => undefined);
-    const last = await Promise.race([mainSide(), failure]);
+    return { gen, done, failure };
+  }
+
+  /** Releases the peer; returns the start time. */
+  go(pending) {
+    return this.barrier.release(pending.gen);
+  }
+
+  /** Runs mainSide (racing the peer's failure), then awaits the peer's report. */
+  async finish(pending, mainSide = () => undefined) {
+    const last = await Promise.race([mainSide(), pending.failure]);
     const end = typeof last === 'number' ? last : performance.now();
-    const heapAfter = process.memoryUsage().heapUsed;
-    const report = await done;
+    const report = await pending.done;
     if (report.error) throw new Error(`worker: ${report.error}`);
-    return {
-      elapsedMs: end - start,
-      heapGrowthBytes: heapAfter - heapBefore + (report.heapGrowthBytes ?? 0),
-      rssBytes: process.memoryUsage().rss,
-      peer: report.result,
-    };
+    return { end, report };
   }
 
   async close() {
@@ -310,34 +326,50 @@ export class ProcessPeer {
    * connection); `mainSide()` runs after 'go' was sent.
    */
   async trial(params, mainSide, prepare = undefined) {
+    const heapBefore = heapBaseline();
+    const pending = await this.begin(params);
+    const prepared = prepare ? await prepare(pending.info) : undefined;
+    const start = this.go(pending);
+    const { end, report } = await this.finish(pending, () => mainSide(prepared));
+    return {
+      elapsedMs: end - start,
+      heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore + (report.heapGrowthBytes ?? 0),
+      rssBytes: process.memoryUsage().rss + (report.rssBytes ?? 0),
+      peer: report.result,
+    };
+  }
+
+  /** Split-phase trial: send the parameters, await 'ready' (with the child's `info`). */
+  async begin(params) {
     await this.loaded;
     const gen = ++this.generation;
     const ready = this.next('ready');
     const done = this.next('done');
     done.catch(() => undefined);
-    const heapBefore = heapBaseline();
     this.child.send({ control: 'trial', gen, params });
     const readyReport = await withTimeout(ready, 30_000, 'child did not get ready');
     if (readyReport.error) throw new Error(`child: ${readyReport.error}`);
-    const prepared = prepare ? await prepare(readyReport) : undefined;
-    const start = performance.now();
-    this.child.send({ control: 'go', gen });
     const failure = done.then((report) => {
       if (report.error) throw new Error(`child: ${report.error}`);
       return new Promise(() => {});
     });
     failure.catch(() => undefined);
-    const last = await Promise.race([mainSide(prepared), failure]);
+    return { gen, done, failure, info: readyReport.info };
+  }
+
+  /** Sends 'go'; returns the start time. */
+  go(pending) {
+    const start = performance.now();
+    this.child.send({ control: 'go', gen: pending.gen });
+    return start;
+  }
+
+  async finish(pending, mainSide = () => undefined) {
+    const last = await Promise.race([mainSide(), pending.failure]);
     const end = typeof last === 'number' ? last : performance.now();
-    const heapAfter = process.memoryUsage().heapUsed;
-    const report = await withTimeout(done, 60_000, 'child did not finish');
+    const report = await withTimeout(pending.done, 60_000, 'child did not finish');
     if (report.error) throw new Error(`child: ${report.error}`);
-    return {
-      elapsedMs: end - start,
-      heapGrowthBytes: heapAfter - heapBefore + (report.heapGrowthBytes ?? 0),
-      rssBytes: process.memoryUsage().rss + (report.rssBytes ?? 0),
-      peer: report.result,
-    };
+    return { end, report };
   }
 
   async close() {

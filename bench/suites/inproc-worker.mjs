@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
-import { RingProducer } from '../../dist/index.js';
+import { RingConsumer, RingProducer } from '../../dist/index.js';
 import { serveWorkerTrials } from '../harness.mjs';
 import { FRAME_HEADER, RECORD_TYPE, makePayload, recordsPerBatch } from '../lib/workload.mjs';
 
@@ -115,7 +115,32 @@ function messageChannel({ count, size, port }) {
   };
 }
 
-const kinds = { shmringCopy, shmringClaim, ringbufjs, postMessagePerRecord, postMessageBatched, messageChannel };
+/**
+ * Pipeline stage: consume from one ring, write each record to the next (publish 'auto'). A bounded
+ * poll releases the input while this stage waits for room downstream.
+ */
+function shmringRelay({ from, to, spin }) {
+  const consumer = new RingConsumer(from, { spin });
+  const producer = new RingProducer(to, { publish: 'auto', spin });
+  let relayed = 0;
+  const relay = (type, data, offset, length) => {
+    const payload = data.subarray(offset, offset + length);
+    if (!producer.tryWrite(payload, type)) producer.writeSync(payload, type);
+    relayed++;
+  };
+  return () => {
+    for (;;) {
+      const handled = consumer.pollSync(relay, 256, 30_000);
+      if (handled === 0 && consumer.ended) break;
+      if (handled === 0) throw new Error('relay: nothing for 30 s');
+    }
+    producer.close();
+    consumer.close();
+    return { relayed };
+  };
+}
+
+const kinds = { shmringRelay, shmringCopy, shmringClaim, ringbufjs, postMessagePerRecord, postMessageBatched, messageChannel };
 
 serveWorkerTrials((params) => {
   const make = kinds[params.kind];

@@ -6,7 +6,8 @@
  *   ring-produce       open a ring file and produce `count` records (publish eager or auto)
  *   socket-echo        connect and echo every byte back (ping-pong)
  *   ring-echo          consume from one ring file, write each record back on another
- *   socket-relay       pipeline stage: read frames from one socket, write them to another
+ *   socket-relay       pipeline stage: accept the upstream stage on `listenPath`, relay its frames
+ *                      to `toPath` (one write per arrived read)
  *   ring-relay         pipeline stage: consume from one ring file, produce into another
  * Set-up (connect, open, attach) happens before 'ready'; only the work after 'go' is timed.
  */
@@ -119,8 +120,13 @@ async function ringEcho({ pingPath, pongPath, spin }) {
   };
 }
 
-async function socketRelay({ fromPath, toPath, size }) {
-  const from = await connect(fromPath);
+async function socketRelay({ listenPath, toPath, size }) {
+  // The upstream stage connects to us: listen before reporting ready.
+  const server = net.createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenPath, resolve);
+  });
   const to = await connect(toPath);
   to.setNoDelay(true);
   const perWrite = framesPerWrite(size);
@@ -142,16 +148,21 @@ async function socketRelay({ fromPath, toPath, size }) {
     relayed++;
     if (filled + frameLength > chunk.length) flush();
   });
-  from.on('data', (data) => {
-    parser.push(data);
-    // Forward what this read produced (batched by arrival, like a relay would).
-    flush();
-    if (to.writableNeedDrain) {
-      from.pause();
-      to.once('drain', () => from.resume());
-    }
+  const ended = new Promise((resolve) => {
+    server.once('connection', (from) => {
+      server.close();
+      from.on('data', (data) => {
+        parser.push(data);
+        // Forward what this read produced (batched by arrival, as a relay would).
+        flush();
+        if (to.writableNeedDrain) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      });
+      from.once('end', resolve);
+    });
   });
-  const ended = new Promise((resolve) => from.once('end', resolve));
   return {
     async run() {
       await ended;
