@@ -435,7 +435,14 @@ export function withTimeout(promise, ms, what) {
  * elapsedMs, heapGrowthBytes, rssBytes }], error? }. A contender that throws is dropped from the
  * later rounds with its error recorded; the others go on.
  */
-export async function runInterleaved({ contenders, rounds, targetMs, progress = () => {}, label = '', settleMs = 25 }) {
+let defaultSettleMs = 25;
+
+/** The pause between trials (run.mjs shortens it for --quick). */
+export function setSettleMs(ms) {
+  defaultSettleMs = ms;
+}
+
+export async function runInterleaved({ contenders, rounds, targetMs, progress = () => {}, label = '', settleMs = defaultSettleMs }) {
   // A pause between trials lets background work of the previous one (V8's concurrent GC and
   // compiler threads, a peer's exit) finish instead of stealing a core from the next trial.
   const settle = () => new Promise((resolve) => setTimeout(resolve, settleMs));

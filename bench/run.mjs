@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError, USAGE, parseOptions } from './lib/args.mjs';
-import { machineInfo } from './harness.mjs';
+import { machineInfo, setSettleMs } from './harness.mjs';
 import { buildResults, formatRatio, renderMarkdown, validateResults } from './lib/report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -89,6 +89,7 @@ async function main() {
     process.exit(1);
   }
 
+  if (options.quick) setSettleMs(10);
   const outDir = path.resolve(options.out ?? path.join(here, 'results'));
   fs.mkdirSync(outDir, { recursive: true });
   const command = ['node bench/run.mjs', ...process.argv.slice(2)].join(' ');

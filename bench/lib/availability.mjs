@@ -8,9 +8,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export const GO_CLI = path.join(root, 'go-peer', 'bin', 'shmring');
+/** The Go peer CLI; SHMRING_BENCH_GO_CLI points elsewhere (or at nothing, to try the skip path). */
+export const GO_CLI = process.env.SHMRING_BENCH_GO_CLI || path.join(root, 'go-peer', 'bin', 'shmring');
 
 export async function ringFiles() {
+  // SHMRING_BENCH_NO_NATIVE=1 runs the suites as on a machine without the addon.
+  if (process.env.SHMRING_BENCH_NO_NATIVE === '1') return { available: false, reason: 'native addon not built (SHMRING_BENCH_NO_NATIVE=1)' };
   let RingFile;
   try {
     ({ RingFile } = await import('../../dist/file.js'));
@@ -31,7 +34,7 @@ export function goCli() {
     fs.accessSync(GO_CLI, fs.constants.X_OK);
     return { available: true, path: GO_CLI };
   } catch {
-    return { available: false, reason: 'go-peer/bin/shmring missing (node scripts/build-go.mjs)' };
+    return { available: false, reason: `${path.relative(root, GO_CLI) || GO_CLI} missing (node scripts/build-go.mjs)` };
   }
 }
 

@@ -80,17 +80,28 @@ export function chartSpecs(cases) {
         title: `${suite}: latency percentiles`,
         spec: {
           $schema: SCHEMA,
-          title: `${suite}: round-trip latency percentiles (µs, log scale)`,
+          title: `${suite}: latency percentiles (µs, log scale; round trip, one-way for *-wakeup)`,
           data: { values },
           width: 520,
-          height: 280,
-          mark: 'bar',
+          height: 40 * latency.length,
           encoding: {
-            y: { field: 'transport', type: 'nominal', title: null },
-            yOffset: { field: 'percentile', sort: ['p50', 'p90', 'p99', 'p99.9'] },
-            x: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: 'µs' },
-            color: { field: 'percentile', type: 'nominal', sort: ['p50', 'p90', 'p99', 'p99.9'] },
+            y: { field: 'transport', type: 'nominal', title: null, axis: { labelLimit: 320 } },
           },
+          layer: [
+            {
+              // A line from the smallest to the largest percentile shown, per transport.
+              mark: { type: 'rule', color: '#bbb' },
+              encoding: { x: { aggregate: 'min', field: 'us', type: 'quantitative' }, x2: { aggregate: 'max', field: 'us' } },
+            },
+            {
+              mark: { type: 'point', filled: true, size: 90 },
+              encoding: {
+                x: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: 'µs (log scale)' },
+                color: { field: 'percentile', type: 'nominal', sort: ['p50', 'p90', 'p99', 'p99.9'] },
+                shape: { field: 'percentile', type: 'nominal', sort: ['p50', 'p90', 'p99', 'p99.9'] },
+              },
+            },
+          ],
         },
       });
     }

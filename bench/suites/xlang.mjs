@@ -238,6 +238,5 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
     const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: `xlang ${size} B` });
     cases.push(...toCases('xlang', states));
   }
-  for (const note of notes) progress(`xlang: ${note}`);
   return { cases, notes };
 }

@@ -131,7 +131,6 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const rings = await ringFiles();
   if (!rings.available) {
     notes.push(`ring-file contenders skipped: ${rings.reason}`);
-    progress(`xproc: ring files skipped: ${rings.reason}`);
   }
   const cases = [];
   for (const size of sizes) {
