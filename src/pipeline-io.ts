@@ -1,0 +1,417 @@
+/**
+ * How records move between the tiers of a pipeline (source, stage workers, sink), shared by the main
+ * thread (src/pipeline.ts) and the stage workers (src/pipeline-worker.ts).
+ *
+ * Topology. Between two consecutive tiers of P producers and C consumers there are P x C rings, one
+ * per (producer, consumer) pair, each a plain SPSC ring. A tier fans its output out over its C rings
+ * and its consumers fan in from their P rings.
+ *
+ * Order. An *item* is everything derived from one source record; item k is the k-th record the source
+ * wrote. While every stage so far is ordered, item k is routed to worker k mod C of each tier, so ring
+ * (p, c) carries exactly the items k = p (mod P) and k = c (mod C), in increasing k. A consumer reads
+ * its items k = c, c + C, c + 2C, ... each from ring k mod P: a round-robin collect that restores the
+ * source order without sequence numbers in the records. An item that became zero or several records
+ * is framed with control records (GROUP_BEGIN ... GROUP_END, or ITEM_EMPTY) so the reader knows where
+ * the item ends; an item of exactly one record (the common case) costs nothing extra. After the first
+ * unordered stage, order is gone: producers write to whichever ring has room and consumers read from
+ * whichever ring has data, without any framing.
+ *
+ * Deadlock freedom of the ordered collect: every tier handles its items in increasing k and forwards
+ * each record of an item as soon as it has it (streaming, also inside a group). Take the smallest item
+ * k* the sink has not finished: every item before it is through every tier, so each ring on k*'s path
+ * holds nothing older than k*, and the node that has k*'s input can always hand its output to a
+ * consumer whose next item is k*. So k* always progresses, with any ring capacity.
+ *
+ * Publishing. Producers publish in batches ('auto' policy) and every tier flushes all its outputs
+ * before it waits for input, so a batch never waits on a record stuck behind it.
+ */
+import { fetchAddSeqCst, loadAcquire, loadSeqCst, storeSeqCst } from './atomics.js';
+import type { RingConsumer, RecordHandler } from './consumer.js';
+import {
+  CONSUMER_WAITING_INDEX,
+  DATA_DOORBELL_INDEX,
+  HEADER_LENGTH,
+  HEAD_INDEX,
+  PRODUCER_STATE_INDEX,
+  ROLE_CLOSED,
+  TAIL_INDEX,
+} from './layout.js';
+import type { Parker } from './parker.js';
+import type { RingProducer } from './producer.js';
+
+/** Record type reserved for the pipeline's framing records. User record types are 0 ..= MAX_PIPELINE_TYPE. */
+export const CONTROL_TYPE = 0xffff;
+/** Largest record type a source or stage may use inside a pipeline (0xFFFF frames items). */
+export const MAX_PIPELINE_TYPE = 0xfffe;
+/** Control record payloads (one byte). */
+export const GROUP_BEGIN = 1;
+export const GROUP_END = 2;
+export const ITEM_EMPTY = 3;
+
+const CONTROL_PAYLOADS: Uint8Array[] = [new Uint8Array(0), new Uint8Array([GROUP_BEGIN]), new Uint8Array([GROUP_END]), new Uint8Array([ITEM_EMPTY])];
+
+/**
+ * Shared statistics block: one Float64Array over a SharedArrayBuffer, written with plain stores by
+ * whichever thread owns a slot and read by the main thread for stats(). Diagnostics only: nothing
+ * synchronises on these values.
+ */
+export const NODE_SLOT_LENGTH = 8;
+export const NODE_RECORDS_IN = 0;
+export const NODE_RECORDS_OUT = 1;
+export const NODE_BUSY_MS = 2;
+export const NODE_INPUT_WAIT_MS = 3;
+export const NODE_OUTPUT_WAIT_MS = 4;
+/** The item (source record) index, or the worker-local input index once order is gone, being handled. */
+export const NODE_CURRENT_INDEX = 5;
+export const RING_SLOT_LENGTH = 2;
+export const RING_WRITTEN = 0;
+export const RING_READ = 1;
+
+export interface StatsLayout {
+  /** Node slots first (source, every stage worker, sink), then ring slots. */
+  nodes: number;
+  rings: number;
+}
+
+export function statsBufferLength(layout: StatsLayout): number {
+  return (layout.nodes * NODE_SLOT_LENGTH + layout.rings * RING_SLOT_LENGTH) * Float64Array.BYTES_PER_ELEMENT;
+}
+
+export function ringStatsIndex(layout: StatsLayout, ring: number): number {
+  return layout.nodes * NODE_SLOT_LENGTH + ring * RING_SLOT_LENGTH;
+}
+
+/** Called by FanIn for every user record, with the index of the item it belongs to (-1 once order is gone). */
+export type ItemRecordHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
+/** Called by an ordered FanIn for each framing record, with its item. */
+export type ControlHandler = (code: number, item: number) => void;
+
+export interface FanInOptions {
+  /** Read items in source order (round-robin collect) and interpret framing records. */
+  ordered: boolean;
+  /** Ordered: this consumer's position in its tier (its first item) and the tier's size (the item stride). */
+  first: number;
+  stride: number;
+  /** How this thread parks on the rings' doorbells (atomicsParker for in-memory rings). */
+  parker: Parker;
+  stats: Float64Array;
+  /** Index into `stats` of each ring's slot. */
+  ringStats: number[];
+}
+
+export class PipelineProtocolError extends Error {
+  readonly code = 'ERR_PIPELINE_PROTOCOL';
+}
+
+/**
+ * The reading end of a tier node: its input rings and the collect discipline. `pump` is synchronous
+ * and never waits; `waitSync` blocks the thread on the one ring that must be read next (workers);
+ * `waitAsync` waits without blocking for the ring(s) that can deliver next.
+ */
+export class FanIn {
+  private readonly consumers: RingConsumer[];
+  private readonly ordered: boolean;
+  private readonly stride: number;
+  private readonly parker: Parker;
+  private readonly stats: Float64Array;
+  private readonly ringStats: number[];
+  private readonly handler: RecordHandler;
+  /** Ordered: the item being read, the ring it comes from, and whether it is a group still open. */
+  private item: number;
+  private ringIndex: number;
+  private inGroup = false;
+  /** Unordered: the rings not yet ended, and where the next sweep starts. */
+  private active: number[];
+  private sweep = 0;
+  /** The ring the handler is currently being called for (for the per-ring read counters). */
+  private current = 0;
+  private finished = false;
+
+  constructor(consumers: RingConsumer[], options: FanInOptions, onRecord: ItemRecordHandler, onControl: ControlHandler) {
+    this.consumers = consumers;
+    this.ordered = options.ordered;
+    this.stride = options.stride;
+    this.parker = options.parker;
+    this.stats = options.stats;
+    this.ringStats = options.ringStats;
+    this.item = options.first;
+    this.ringIndex = options.first % consumers.length;
+    this.active = consumers.map((_, index) => index);
+    const stats = this.stats;
+    if (this.ordered) {
+      this.handler = (type, data, offset, length) => {
+        stats[this.ringStats[this.current] + RING_READ]++;
+        const item = this.item;
+        if (type === CONTROL_TYPE) {
+          const code = length === 1 ? data[offset] : 0;
+          if (code === GROUP_BEGIN && !this.inGroup) {
+            this.inGroup = true;
+          } else if ((code === GROUP_END && this.inGroup) || (code === ITEM_EMPTY && !this.inGroup)) {
+            this.inGroup = false;
+            this.nextItem();
+          } else {
+            throw new PipelineProtocolError(`shmring pipeline: unexpected framing record (code ${code}, length ${length}) in item ${item}`);
+          }
+          onControl(code, item);
+          return;
+        }
+        // Advance before the callback: a callback that throws (or a sink that stops the batch) has
+        // consumed its record all the same.
+        if (!this.inGroup) this.nextItem();
+        onRecord(type, data, offset, length, item);
+      };
+    } else {
+      this.handler = (type, data, offset, length) => {
+        stats[this.ringStats[this.current] + RING_READ]++;
+        // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver).
+        if (type === CONTROL_TYPE) return;
+        onRecord(type, data, offset, length, -1);
+      };
+    }
+  }
+
+  private nextItem(): void {
+    this.item += this.stride;
+    this.ringIndex = (this.ringIndex + this.stride) % this.consumers.length;
+  }
+
+  /** True once every input ring has ended (and been drained). */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** The item the next ordered record belongs to. */
+  get nextItemIndex(): number {
+    return this.item;
+  }
+
+  /**
+   * Handles up to `limit` records that are available now, without waiting. Returns how many (0: none
+   * available now), or -1 once the input has ended.
+   */
+  pump(limit: number): number {
+    if (this.finished) return -1;
+    return this.ordered ? this.pumpOrdered(limit) : this.pumpUnordered(limit);
+  }
+
+  private pumpOrdered(limit: number): number {
+    const single = this.consumers.length === 1;
+    let handled = 0;
+    while (handled < limit) {
+      const ring = this.consumers[(this.current = this.ringIndex)];
+      // With several rings, one record per poll: the next record may belong to the next ring.
+      const count = ring.poll(this.handler, single ? limit - handled : 1);
+      if (count === 0) {
+        if (ring.ended) {
+          // The ring that owes the next item has ended, so that item does not exist, nor any later one
+          // (item k goes to ring k mod P and every producer handles its items in order).
+          if (handled === 0) this.finished = true;
+          return handled === 0 ? -1 : handled;
+        }
+        return handled;
+      }
+      handled += count;
+    }
+    return handled;
+  }
+
+  private pumpUnordered(limit: number): number {
+    const active = this.active;
+    let handled = 0;
+    for (let i = 0; i < active.length && handled < limit; i++) {
+      const index = active[(this.sweep + i) % active.length];
+      this.current = index;
+      handled += this.consumers[index].poll(this.handler, limit - handled);
+    }
+    this.sweep = (this.sweep + 1) % Math.max(1, active.length);
+    if (handled > 0) return handled;
+    this.active = active.filter((index) => !this.consumers[index].ended);
+    if (this.active.length === 0) {
+      this.finished = true;
+      return -1;
+    }
+    return 0;
+  }
+
+  /** The one ring the next record must come from, or null when several rings could deliver it. */
+  private nextRing(): number {
+    if (this.ordered) return this.ringIndex;
+    return this.active.length === 1 ? this.active[0] : -1;
+  }
+
+  /** Whether waitSync() can block on a single ring right now (else use waitAsync()). */
+  get canBlock(): boolean {
+    return this.finished || this.nextRing() >= 0;
+  }
+
+  /**
+   * Blocks the thread until the one ring that must deliver next has data or has ended (spinning
+   * `spin` checks first). Only when `canBlock`. Returns at once when the input is finished.
+   */
+  waitSync(spin: number): void {
+    if (this.finished) return;
+    waitForDataSync(this.consumers[this.nextRing()], this.parker, spin);
+  }
+
+  /**
+   * Waits, without blocking the thread, until some ring that could deliver next has data or has
+   * ended. Rejects with the signal's reason on abort.
+   */
+  async waitAsync(signal?: AbortSignal): Promise<void> {
+    if (this.finished) return;
+    const index = this.nextRing();
+    if (index >= 0) {
+      await waitForData([this.consumers[index]], this.parker, signal);
+    } else {
+      await waitForData(
+        this.active.map((ring) => this.consumers[ring]),
+        this.parker,
+        signal,
+      );
+    }
+  }
+
+  close(): void {
+    for (const consumer of this.consumers) consumer.close();
+  }
+}
+
+function hasDataOrEnd(ringWords: Int32Array): boolean {
+  return loadAcquire(ringWords, TAIL_INDEX) !== loadAcquire(ringWords, HEAD_INDEX) || loadSeqCst(ringWords, PRODUCER_STATE_INDEX) === ROLE_CLOSED;
+}
+
+const headerWords = new WeakMap<SharedArrayBuffer, Int32Array>();
+function wordsOf(buffer: SharedArrayBuffer): Int32Array {
+  let words = headerWords.get(buffer);
+  if (words === undefined) {
+    words = new Int32Array(buffer, 0, HEADER_LENGTH >> 2);
+    headerWords.set(buffer, words);
+  }
+  return words;
+}
+
+/**
+ * Waits until any of `consumers` (whose records this thread has all read and released, so head is
+ * the read position) has unread data or an ended producer. This is the consumer's side of the
+ * waiting protocol (docs/FORMAT.md §6) applied to several rings at once: read each doorbell, flag
+ * waiting on each, recheck each tail; then park on all the doorbells together (Atomics.waitAsync or the
+ * futex waiter, which can wait on several words, unlike a blocking wait). The Dekker argument holds
+ * per ring, so no wake-up is lost. The parks that did not fire are cancelled, not leaked.
+ */
+export async function waitForData(consumers: RingConsumer[], parker: Parker, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  const words = consumers.map((consumer) => wordsOf(consumer.buffer));
+  const bells = words.map((ringWords) => loadSeqCst(ringWords, DATA_DOORBELL_INDEX));
+  const ready = (): boolean => words.some(hasDataOrEnd);
+  for (const ringWords of words) storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 1);
+  const cancel = new AbortController();
+  try {
+    if (ready()) return;
+    const stop = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
+    await Promise.race(words.map((ringWords, index) => parker.waitAsync(ringWords, DATA_DOORBELL_INDEX, bells[index], Infinity, stop)));
+    signal?.throwIfAborted();
+  } finally {
+    cancel.abort();
+    for (const ringWords of words) storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 0);
+  }
+}
+
+/**
+ * The blocking form of waitForData for one ring (docs/FORMAT.md §6, consumer side): spin, then flag
+ * waiting and park on the data doorbell. Returns after one wake-up; the caller rechecks (spurious
+ * wake-ups are harmless).
+ */
+export function waitForDataSync(consumer: RingConsumer, parker: Parker, spin: number): void {
+  const ringWords = wordsOf(consumer.buffer);
+  for (let i = 0; i < spin; i++) if (hasDataOrEnd(ringWords)) return;
+  const bell = loadSeqCst(ringWords, DATA_DOORBELL_INDEX);
+  storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 1);
+  try {
+    if (hasDataOrEnd(ringWords)) return;
+    parker.waitSync(ringWords, DATA_DOORBELL_INDEX, bell, Infinity);
+  } finally {
+    storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 0);
+  }
+}
+
+/** Rings a consumer's doorbell itself: makes a parked waitForData (or read) recheck. Harmless otherwise. */
+export function ringDataDoorbell(buffer: SharedArrayBuffer, parker: Parker): void {
+  const words = wordsOf(buffer);
+  fetchAddSeqCst(words, DATA_DOORBELL_INDEX, 1);
+  parker.wake(words, DATA_DOORBELL_INDEX);
+}
+
+export interface FanOutOptions {
+  /** The consuming tier reads in order: route item k to ring k mod C and frame non-single items. */
+  ordered: boolean;
+  stats: Float64Array;
+  ringStats: number[];
+}
+
+/**
+ * The writing end of a tier node. `tryWrite` never waits: it returns -1 when the record was written,
+ * else the index of the ring to wait on (the caller waits with writeSync in a worker, or write() on
+ * the main thread, on `producers[index]`).
+ */
+export class FanOut {
+  readonly producers: RingProducer[];
+  readonly ordered: boolean;
+  readonly maxRecordLength: number;
+  private readonly stats: Float64Array;
+  private readonly ringStats: number[];
+  private roundRobin = 0;
+
+  constructor(producers: RingProducer[], options: FanOutOptions) {
+    this.producers = producers;
+    this.ordered = options.ordered;
+    this.stats = options.stats;
+    this.ringStats = options.ringStats;
+    this.maxRecordLength = Math.min(...producers.map((producer) => producer.maxRecordLength));
+  }
+
+  /** Ordered: the ring of item `item`. */
+  ringOf(item: number): number {
+    return item % this.producers.length;
+  }
+
+  tryWrite(payload: Uint8Array, type: number, item: number): number {
+    const producers = this.producers;
+    if (this.ordered || producers.length === 1) {
+      const index = this.ordered ? item % producers.length : 0;
+      if (producers[index].tryWrite(payload, type)) {
+        this.stats[this.ringStats[index] + RING_WRITTEN]++;
+        return -1;
+      }
+      return index;
+    }
+    // Unordered: the next ring in turn, or any other with room; wait on the one in turn if all are full.
+    const start = this.roundRobin;
+    this.roundRobin = (start + 1) % producers.length;
+    for (let i = 0; i < producers.length; i++) {
+      const index = (start + i) % producers.length;
+      if (producers[index].tryWrite(payload, type)) {
+        this.stats[this.ringStats[index] + RING_WRITTEN]++;
+        return -1;
+      }
+    }
+    return start;
+  }
+
+  /** Counts a record written by the caller's waiting path on ring `index`. */
+  countWritten(index: number): void {
+    this.stats[this.ringStats[index] + RING_WRITTEN]++;
+  }
+
+  controlPayload(code: number): Uint8Array {
+    return CONTROL_PAYLOADS[code];
+  }
+
+  flush(): void {
+    for (const producer of this.producers) producer.flush();
+  }
+
+  /** end: true marks the end of the stream for every consumer; false only detaches (after a failure). */
+  close(end: boolean): void {
+    for (const producer of this.producers) producer.close({ end });
+  }
+}
