@@ -45,7 +45,6 @@ import {
   plantRecords,
   plantedRing,
   rejected,
-  ringViews,
   setHead,
   setTail,
   tailOf,
@@ -316,8 +315,6 @@ describe('the largest capacity (2^30): no index overflow (rigtorp #49, aeron PR 
       [2, 8, 100],
     ]);
     // A wrap with padding at the very end of a 2^30 area.
-    setHead(ring, 0);
-    setTail(ring, 0);
     const wrapAt = (capacity * 3 + capacity - 24) >>> 0; // offset 2^30 - 24, on the fourth lap
     const ring2 = plantedRing({ capacity, head: wrapAt });
     const producer2 = new RingProducer(ring2.buffer, { publish: 'eager' });
