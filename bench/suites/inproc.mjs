@@ -119,7 +119,7 @@ function shmringContender(transport, label, size, kind, publish, spin) {
 function ringbufContender(size) {
   return workerContender({
     transport: 'ringbuf.js',
-    label: 'ringbuf.js 0.4.0 (push per record, bulk pop)',
+    label: 'ringbuf.js 0.4.0 (push per framed record, bulk pop + parse, spin when full/empty); capacity as shmring',
     size,
     kind: 'ringbufjs',
     makeParams() {
@@ -297,10 +297,11 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   }
   const cases = [];
   for (const size of sizes) {
+    const ring = '; capacity max(256 KiB, 4 records), spin 2000';
     const contenders = [
-      shmringContender('shmring-eager', "shmring tryWrite, publish 'eager' (per record)", size, 'shmringCopy', 'eager', 2000),
-      shmringContender('shmring-batched', "shmring tryWrite, publish 'auto' (batched)", size, 'shmringCopy', 'auto', 2000),
-      shmringContender('shmring-claim', "shmring tryClaim/commit in place, 'auto'", size, 'shmringClaim', 'auto', 2000),
+      shmringContender('shmring-eager', "shmring tryWrite, publish 'eager' (per record)" + ring, size, 'shmringCopy', 'eager', 2000),
+      shmringContender('shmring-batched', "shmring tryWrite, publish 'auto' (batched: 256 records / 64 KiB)" + ring, size, 'shmringCopy', 'auto', 2000),
+      shmringContender('shmring-claim', "shmring tryClaim + in-place write of every 64-byte line + commit, 'auto'" + ring, size, 'shmringClaim', 'auto', 2000),
       ringbufContender(size),
       postMessageContender(size, false),
       postMessageContender(size, true),
