@@ -17,6 +17,7 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 // ---------------------------------------------------------------------------------------------
@@ -101,6 +102,34 @@ export function collectGarbage() {
     return true;
   }
   return false;
+}
+
+let unforcedGcs = 0;
+let gcObserver;
+
+/**
+ * Garbage collections V8 ran on its own in this isolate so far (forced ones, from collectGarbage,
+ * are not counted): a trial that allocates per record shows scavenges here even when its heap
+ * growth looks flat.
+ */
+export function gcCount() {
+  if (gcObserver === undefined) {
+    gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        if ((entry.detail?.flags ?? 0) & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) continue;
+        unforcedGcs++;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+  }
+  return unforcedGcs;
+}
+
+/** GCs since `before` (gc entries arrive asynchronously: let them land first). */
+export async function gcSince(before) {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  return gcCount() - before;
 }
 
 /** Heap baseline for a trial: GC first when possible, then heapUsed. */
@@ -208,12 +237,15 @@ export class WorkerPeer {
 
   async trial(params, transfer, mainSide) {
     const heapBefore = heapBaseline();
+    const gcBefore = gcCount();
     const pending = await this.begin(params, transfer);
     const start = this.go(pending);
     const { end, report } = await this.finish(pending, mainSide);
+    const heapGrowthBytes = process.memoryUsage().heapUsed - heapBefore + (report.heapGrowthBytes ?? 0);
     return {
       elapsedMs: end - start,
-      heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore + (report.heapGrowthBytes ?? 0),
+      heapGrowthBytes,
+      gcCount: (await gcSince(gcBefore)) + (report.gcCount ?? 0),
       rssBytes: process.memoryUsage().rss,
       peer: report.result,
     };
@@ -268,9 +300,11 @@ export async function serveWorkerTrials(setup) {
     try {
       const run = await setup(message.params);
       const heapBefore = heapBaseline();
+      const gcBefore = gcCount();
       barrier.arrive(message.gen);
       const result = await run();
-      report = { control: 'done', heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, result };
+      const heapGrowthBytes = process.memoryUsage().heapUsed - heapBefore;
+      report = { control: 'done', heapGrowthBytes, gcCount: await gcSince(gcBefore), result };
       // Collect this trial's garbage now, not during another contender's trial.
       collectGarbage();
     } catch (error) {
@@ -327,13 +361,16 @@ export class ProcessPeer {
    */
   async trial(params, mainSide, prepare = undefined) {
     const heapBefore = heapBaseline();
+    const gcBefore = gcCount();
     const pending = await this.begin(params);
     const prepared = prepare ? await prepare(pending.info) : undefined;
     const start = this.go(pending);
     const { end, report } = await this.finish(pending, () => mainSide(prepared));
+    const heapGrowthBytes = process.memoryUsage().heapUsed - heapBefore + (report.heapGrowthBytes ?? 0);
     return {
       elapsedMs: end - start,
-      heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore + (report.heapGrowthBytes ?? 0),
+      heapGrowthBytes,
+      gcCount: (await gcSince(gcBefore)) + (report.gcCount ?? 0),
       rssBytes: process.memoryUsage().rss + (report.rssBytes ?? 0),
       peer: report.result,
     };
@@ -391,19 +428,21 @@ export function serveProcessTrials(setup) {
       try {
         const prepared = await setup(message.params);
         const heapBefore = heapBaseline();
-        pending = { prepared, heapBefore, gen: message.gen };
+        pending = { prepared, heapBefore, gcBefore: gcCount(), gen: message.gen };
         process.send({ control: 'ready', gen: message.gen, info: prepared.info });
       } catch (error) {
         process.send({ control: 'ready', error: String(error?.stack ?? error) });
       }
     } else if (message?.control === 'go' && pending?.gen === message.gen) {
-      const { prepared, heapBefore } = pending;
+      const { prepared, heapBefore, gcBefore } = pending;
       pending = undefined;
       try {
         const result = await prepared.run();
+        const heapGrowthBytes = process.memoryUsage().heapUsed - heapBefore;
         process.send({
           control: 'done',
-          heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore,
+          heapGrowthBytes,
+          gcCount: await gcSince(gcBefore),
           rssBytes: process.memoryUsage().rss,
           result,
         });
@@ -492,6 +531,7 @@ export async function runInterleaved({ contenders, rounds, targetMs, progress = 
           recordsPerSec: state.count / seconds,
           bytesPerSec: (state.count * (contender.bytesPerRecord ?? contender.recordSize)) / seconds,
           heapGrowthBytes: outcome.heapGrowthBytes ?? 0,
+          gcCount: outcome.gcCount,
           rssBytes: outcome.rssBytes ?? process.memoryUsage().rss,
           latency: outcome.latency,
           derived: outcome.derived,
@@ -548,6 +588,7 @@ export function toCases(suite, states, notes = {}) {
       ratios,
       heapGrowthBytes: Math.round(median(state.samples.map((s) => s.heapGrowthBytes))),
       rssBytes: Math.max(...state.samples.map((s) => s.rssBytes)),
+      ...gcOf(state.samples),
       ...latencyOf(state.samples),
       ...peerReported(state.samples),
       ...(notes[contender.transport] ? { note: notes[contender.transport] } : {}),
@@ -567,6 +608,12 @@ export function toCases(suite, states, notes = {}) {
     }
   }
   return cases;
+}
+
+/** Median count of GCs V8 started on its own during a trial (all isolates involved), where counted. */
+function gcOf(samples) {
+  const counts = samples.map((s) => s.gcCount).filter((c) => Number.isInteger(c));
+  return counts.length === samples.length && counts.length > 0 ? { gcCount: Math.round(median(counts)) } : {};
 }
 
 /** The median rate a peer reported itself (e.g. the Go CLI's own clock), when it did. */

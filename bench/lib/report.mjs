@@ -91,6 +91,7 @@ export function validateResults(doc) {
     need(c.ratios !== null && typeof c.ratios === 'object' && Object.values(c.ratios).every(isNumber), `${at}.ratios must map peers to numbers`);
     need(Number.isInteger(c.heapGrowthBytes), `${at}.heapGrowthBytes must be an integer`);
     need(Number.isInteger(c.rssBytes) && c.rssBytes > 0, `${at}.rssBytes must be a positive integer`);
+    if (c.gcCount !== undefined) need(Number.isInteger(c.gcCount) && c.gcCount >= 0, `${at}.gcCount must be a non-negative integer`);
     if (c.latency !== undefined) {
       need(c.latency.unit === 'us', `${at}.latency.unit must be "us"`);
       for (const key of ['p50', 'p99', 'p999']) need(isNumber(c.latency[key]), `${at}.latency.${key} must be a number`);
@@ -143,10 +144,10 @@ function table(header, rows) {
 
 function throughputTable(cases) {
   return table(
-    ['transport', 'record', 'records/s (median)', 'min – max', 'bytes/s (median)', 'min – max', 'rounds', 'heap growth', 'RSS'],
+    ['transport', 'record', 'records/s (median)', 'min – max', 'bytes/s (median)', 'min – max', 'rounds', 'heap growth', 'GCs/trial', 'RSS'],
     cases.map((c) =>
       c.error !== undefined
-        ? [c.transport, formatBytes(c.recordSize), `failed: ${c.error}`, '', '', '', c.rounds ?? 0, '', '']
+        ? [c.transport, formatBytes(c.recordSize), `failed: ${c.error}`, '', '', '', c.rounds ?? 0, '', '', '']
         : [
             c.transport,
             formatBytes(c.recordSize),
@@ -156,6 +157,7 @@ function throughputTable(cases) {
             `${formatByteRate(c.bytesPerSecRange[0])} – ${formatByteRate(c.bytesPerSecRange[1])}`,
             c.rounds,
             formatMemory(c.heapGrowthBytes),
+            c.gcCount ?? '–',
             formatMemory(c.rssBytes),
           ],
     ),
@@ -220,7 +222,7 @@ export function renderMarkdown(doc, { command, suiteInfo, charts }) {
         'Cross-core results on this host are bimodal (DESIGN.md): read medians and ranges, and ratios from the same run.',
     );
   }
-  lines.push('', 'Medians and min – max are over rounds. Ratios are the median over rounds of (row / column) measured in the same round. Heap growth: heapUsed after a trial minus before it (after a full GC), main isolate plus the peer isolate or process, median over rounds. RSS: largest resident set after a trial (main process, plus the peer process where there is one).');
+  lines.push('', 'Medians and min – max are over rounds. Ratios are the median over rounds of (row / column) measured in the same round. Heap growth: heapUsed after a trial minus before it (after a full GC), main isolate plus the peer isolate or process, median over rounds; a flat figure does not prove no allocation (scavenges run during a trial), so GCs/trial counts the collections V8 started on its own during a trial in those isolates (median). RSS: largest resident set after a trial (main process, plus the peer process where there is one).');
 
   if (doc.floors.length > 0) {
     lines.push('', '## Floors (in-process suite, from the issue)', '');
