@@ -127,8 +127,10 @@ describe('consumer going to park while the producer publishes', () => {
     record.release();
     const report = await worker.report;
     expect(report.error).toBeNull();
-    // Acceptable: exactly one wake, which found the one parked waiter; the wait ended 'ok' (woken).
-    expect(report.wakes).toEqual([1]);
+    // Acceptable: the publish's wake found the one parked waiter and the wait ended 'ok' (woken).
+    // The actor then detaches, which wakes again if the consumer has not yet cleared its waiting
+    // flag (nobody is parked by then: 0), or not at all.
+    expect([[1], [1, 0]]).toContainEqual(report.wakes);
     expect(parks.results).toEqual(['ok']);
   });
 
