@@ -21,15 +21,18 @@ import "sync/atomic"
 // matching storeRelease32 is visible after this load.
 func loadAcquire32(word *uint32) uint32 { return atomic.LoadUint32(word) }
 
-// storeRelease32 publishes a position (tail, head) or ready: every earlier write (record bytes,
-// metadata) becomes visible to a loadAcquire32 that reads this value.
+// storeRelease32 publishes ready: every earlier write (metadata) becomes visible to a loadAcquire32
+// that reads this value. Positions (tail, head) are stored with storeSeqCst32: the notifier of
+// FORMAT.md §6 loads the peer's waiting flag right after its position store, and a release store
+// followed by a load may be reordered (StoreLoad), losing a wake-up. seq-cst is also a release.
 func storeRelease32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }
 
 // loadSeqCst32 is one half of the waiting protocol's store-then-load (flag / position / state
 // words), where acquire/release alone would allow both sides to miss each other's store.
 func loadSeqCst32(word *uint32) uint32 { return atomic.LoadUint32(word) }
 
-// storeSeqCst32 is the other half of the waiting protocol's store-then-load.
+// storeSeqCst32 is the other half of the waiting protocol's store-then-load: positions (tail,
+// head, which also publish or release record bytes), waiting flags, role state words.
 func storeSeqCst32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }
 
 // addSeqCst32 bumps a doorbell; it returns the new value.

@@ -13,12 +13,20 @@ export function loadAcquire(words: Int32Array, index: number): number {
   return Atomics.load(words, index);
 }
 
-/** Store-release: every earlier write (record bytes, metadata) is visible to a load-acquire of this value. */
+/**
+ * Store-release: every earlier write (metadata) is visible to a load-acquire of this value. Used for
+ * `ready`. The positions (tail, head) are stored with storeSeqCst instead: the notifier of FORMAT.md
+ * §6 follows its position store with a load of the peer's waiting flag, and release-then-load may be
+ * reordered (StoreLoad), losing a wake-up. A sequentially consistent store is also a release.
+ */
 export function storeRelease(words: Int32Array, index: number, value: number): void {
   Atomics.store(words, index, value);
 }
 
-/** Sequentially consistent store: one half of the waiting protocol's store-then-load (FORMAT.md §6). */
+/**
+ * Sequentially consistent store: one half of the waiting protocol's store-then-load (FORMAT.md §6):
+ * positions (tail, head; also their release for the record bytes), waiting flags, role states.
+ */
 export function storeSeqCst(words: Int32Array, index: number, value: number): void {
   Atomics.store(words, index, value);
 }

@@ -1,5 +1,5 @@
 /** The consuming side of a ring (docs/FORMAT.md §5). */
-import { loadAcquire, storeRelease } from './atomics.js';
+import { loadAcquire, storeSeqCst } from './atomics.js';
 import { RingUsageError, corrupt } from './errors.js';
 import {
   CONSUMER_HEARTBEAT_INDEX,
@@ -191,7 +191,7 @@ export class RingConsumer extends RingSide {
   }
 
   private releaseTo(position: number): void {
-    storeRelease(this.words, HEAD_INDEX, position);
+    storeSeqCst(this.words, HEAD_INDEX, position);
     this.releasedHead = position;
     this.wakePeer();
   }

@@ -25,3 +25,25 @@ export * as layout from "./layout.js";
 export { RingFile, futexParker } from './file.js';
 export type { RingFileOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
 export { RingFileError } from './errors.js';
+export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline.js';
+export type {
+  StageDescriptor,
+  WorkerStageDescriptor,
+  ProcessStageDescriptor,
+  StageContext,
+  StageFunction,
+  StageOutput,
+  PipelineInput,
+  SourceWriter,
+  PipelineSource,
+  PipelineSink,
+  PipelineOptions,
+  PipelineErrorCode,
+  QueueStats,
+  StageStats,
+  PipelineState,
+  PipelineStats,
+  PipelineResult,
+} from './pipeline.js';
+export { createRingReadable, createRingWritable, RingStreamError, STREAM_ERROR_TYPE } from './streams.js';
+export type { RingStreamMode, RingRecord, RingReadableOptions, RingWritableOptions } from './streams.js';

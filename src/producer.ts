@@ -1,5 +1,5 @@
 /** The producing side of a ring (docs/FORMAT.md §4). */
-import { loadAcquire, storeRelease } from './atomics.js';
+import { loadAcquire, storeSeqCst } from './atomics.js';
 import { RingClosedError, RingUsageError, corrupt } from './errors.js';
 import {
   CONSUMER_STATE_INDEX,
@@ -299,13 +299,13 @@ export class RingProducer extends RingSide {
   }
 
   /**
-   * Publishes every committed record with one store-release of the tail, then wakes the consumer if
+   * Publishes every committed record with one sequentially consistent store of the tail (a release, and the first half of FORMAT.md §6), then wakes the consumer if
    * it is parked. Cheap when there is nothing to publish.
    */
   flush(): void {
     const position = this.writePosition;
     if (position === this.publishedTail) return;
-    storeRelease(this.words, TAIL_INDEX, position);
+    storeSeqCst(this.words, TAIL_INDEX, position);
     this.publishedTail = position;
     this.pendingRecords = 0;
     this.wakePeer();
