@@ -20,6 +20,9 @@ node scripts/build-go.mjs
 step "vitest"
 npx vitest run
 
+step "bench harness tests (node --test)"
+node --test bench/test/
+
 step "go vet + go test -race"
 (cd go-peer && go vet ./... && go test -race -count=1 ./...)
 
