@@ -9,6 +9,7 @@
 //	shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
 //	shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
 //	shmring bench-consume FILE [--park] [--spin K]
+//	shmring relay IN OUT [--batch K] [--spin K] [--no-park]
 //
 // produce and consume speak the test stream shared with the TypeScript tests (see
 // go-peer/teststream.go). Exit status: 0 success, 1 verification failure, corruption or another
@@ -53,10 +54,13 @@ const usageText = `usage:
   shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
   shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
   shmring bench-consume FILE [--park] [--spin K]
+  shmring relay IN OUT [--batch K] [--spin K] [--no-park]
 
 Without --park a waiting peer spins (yielding the processor); with --park it spins --spin times,
 then sleeps on the ring's futex doorbell. produce ends the stream when done; consume stops after
---count records (0: at the end of the stream). Exit status: 0 ok, 1 failure, 2 usage.
+--count records (0: at the end of the stream). relay copies every record (type and bytes) from
+ring file IN to ring file OUT until IN's end of stream, then ends OUT (a pipeline process stage);
+it parks when it waits unless --no-park. Exit status: 0 ok, 1 failure, 2 usage.
 `
 
 // usageError is a command-line mistake: exit status 2.
@@ -87,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"consume":       (*command).consume,
 		"bench-produce": (*command).benchProduce,
 		"bench-consume": (*command).benchConsume,
+		"relay":         (*command).relay,
 	}
 	if name == "help" || name == "-h" || name == "--help" {
 		fmt.Fprint(stdout, usageText)
@@ -669,5 +674,124 @@ func (c *command) benchConsume(args []string) error {
 		return err
 	}
 	c.printJSON(newBenchSummary("consume", records, bytes, elapsed))
+	return nil
+}
+
+// ---- relay -----------------------------------------------------------------------------------
+
+type relaySummary struct {
+	Records     uint64 `json:"records"`
+	Bytes       uint64 `json:"bytes"`
+	EndOfStream bool   `json:"endOfStream"`
+	Interrupted bool   `json:"interrupted,omitempty"`
+}
+
+// relayPollLimit bounds the records read per Poll, so that IN's head (space for its producer) is
+// released at least this often even while OUT keeps up.
+const relayPollLimit = 256
+
+// relay is a pipeline process stage (src/pipeline.ts, ProcessStageDescriptor): it consumes IN until
+// its end of stream and produces each record, unchanged, into OUT; then it ends OUT. Both waits
+// (IN empty, OUT full) park on the futex doorbells after --spin polls. A failure never ends OUT:
+// OUT is detached, so that its consumer cannot mistake a failure for the end of the stream, and IN
+// is closed for reading, so that a producer waiting for space fails instead of waiting forever.
+func (c *command) relay(args []string) error {
+	batch := c.flags.Int("batch", 64, "publish OUT every K records (and whenever IN is empty or OUT full)")
+	spin := c.flags.Int("spin", shmring.DefaultSpin, "polls before parking (0: park at once)")
+	noPark := c.flags.Bool("no-park", false, "spin instead of parking (a busy core)")
+	positional, err := c.parse(args, 2, "IN OUT")
+	if err != nil {
+		return err
+	}
+	if *batch < 1 {
+		return usagef("--batch %d must be at least 1", *batch)
+	}
+	wait := shmring.WaitOptions{Spin: *spin, NeverPark: *noPark}
+	if *spin == 0 {
+		wait.Spin = -1 // --spin 0: park at once (0 in WaitOptions means the default)
+	}
+	ctx, stop := interruptible()
+	defer stop()
+
+	inRing, err := shmring.Open(positional[0])
+	if err != nil {
+		return err
+	}
+	defer inRing.Close()
+	outRing, err := shmring.Open(positional[1])
+	if err != nil {
+		return err
+	}
+	defer outRing.Close()
+	consumer, err := inRing.Consumer(shmring.ConsumerOptions{Wait: wait})
+	if err != nil {
+		return err
+	}
+	producer, err := outRing.Producer(shmring.ProducerOptions{Publish: shmring.PublishBatched, BatchRecords: *batch, Wait: wait})
+	if err != nil {
+		consumer.Close()
+		return err
+	}
+	var summary relaySummary
+	// A signal: publish what was copied and leave both rings open for successors, as produce does.
+	interrupted := func() error {
+		summary.Interrupted = true
+		c.printJSON(summary)
+		return errors.Join(errors.New("interrupted"), producer.Detach(), consumer.Detach())
+	}
+	failed := func(err error) error {
+		c.printJSON(summary)
+		return errors.Join(err, producer.Detach(), consumer.Close())
+	}
+	copyRecord := func(recordType uint16, data []byte) error {
+		if len(data) > producer.MaxRecordLength() {
+			return fmt.Errorf("record %d: %d bytes do not fit OUT (maxRecordLength %d)", summary.Records, len(data), producer.MaxRecordLength())
+		}
+		// Claim publishes what is pending before it waits for space: a batch never waits on itself.
+		destination, err := producer.Claim(ctx, recordType, len(data))
+		if err != nil {
+			return err
+		}
+		copy(destination, data)
+		if err := producer.Commit(); err != nil {
+			return err
+		}
+		summary.Records++
+		summary.Bytes += uint64(len(data))
+		return nil
+	}
+	for {
+		handled, err := consumer.Poll(copyRecord, relayPollLimit)
+		if err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			return failed(err)
+		}
+		if handled > 0 {
+			continue
+		}
+		// IN is empty: publish what OUT holds before sleeping, so nothing lingers unseen.
+		if err := producer.Flush(); err != nil {
+			return failed(err)
+		}
+		if err := consumer.Wait(ctx); errors.Is(err, shmring.ErrEndOfStream) {
+			break
+		} else if err != nil {
+			if ctx.Err() != nil {
+				return interrupted()
+			}
+			return failed(err)
+		}
+	}
+	summary.EndOfStream = true
+	// Close publishes the last batch, then ends OUT's stream.
+	if err := producer.Close(); err != nil {
+		return failed(err)
+	}
+	if err := consumer.Close(); err != nil {
+		return err
+	}
+	c.printJSON(summary)
 	return nil
 }

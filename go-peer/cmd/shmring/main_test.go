@@ -354,3 +354,75 @@ func TestLayoutPrintsEveryHeaderConstant(t *testing.T) {
 		t.Fatalf("layout:\n%s", text)
 	}
 }
+
+// relay between two processes on each side: produce -> IN -> relay -> OUT -> consume --verify.
+// Small rings make every peer wait on its neighbour constantly, parked on futexes; every record
+// (type, length, bytes) is verified after the relay, and the end of the stream travels through it.
+func TestRelayCopiesEveryRecordAndEndsTheStream(t *testing.T) {
+	in, out := shmPath(t), shmPath(t)
+	mustCLI(t, "create", in, "--capacity", "4096", "--max-record-length", "1000")
+	mustCLI(t, "create", out, "--capacity", "8192", "--max-record-length", "1000")
+	relay, relayOut, relayErr := cliCommand(t, "relay", in, out, "--spin", "0", "--batch", "5")
+	consumer, consumerOut, consumerErr := cliCommand(t, "consume", "--verify", out, "--seed", "9", "--max-length", "1000", "--park", "--spin", "0")
+	for _, peer := range []*exec.Cmd{relay, consumer} {
+		if err := peer.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produced := parseSummary(t, mustCLI(t, "produce", in, "--count", "20000", "--seed", "9", "--max-length", "1000", "--batch", "3", "--park"))
+	if err := relay.Wait(); err != nil {
+		t.Fatalf("relay: %v\n%s", err, relayErr)
+	}
+	if err := consumer.Wait(); err != nil {
+		t.Fatalf("consumer: %v\n%s", err, consumerErr)
+	}
+	relayed, consumed := parseSummary(t, relayOut.String()), parseSummary(t, consumerOut.String())
+	if relayed.Records != 20000 || relayed.Bytes != produced.Bytes || relayed.EndOfStream == nil || !*relayed.EndOfStream {
+		t.Fatalf("produced %+v, relayed %+v", produced, relayed)
+	}
+	if consumed.Records != 20000 || consumed.Bytes != produced.Bytes || consumed.EndOfStream == nil || !*consumed.EndOfStream {
+		t.Fatalf("produced %+v, consumed %+v", produced, consumed)
+	}
+}
+
+// A relay whose OUT is closed by its consumer fails (exit 1) and closes IN for reading, so that
+// the producer waiting for space fails too instead of waiting forever; OUT gets no end of stream.
+func TestRelayFailsWhenOutIsClosedAndClosesIn(t *testing.T) {
+	in, out := shmPath(t), shmPath(t)
+	mustCLI(t, "create", in, "--capacity", "4096", "--max-record-length", "1000")
+	mustCLI(t, "create", out, "--capacity", "4096", "--max-record-length", "1000")
+	outRing, err := shmring.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outRing.Close()
+	outConsumer, err := outRing.Consumer(shmring.ConsumerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := outConsumer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	relay, _, relayErr := cliCommand(t, "relay", in, out, "--spin", "0")
+	if err := relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_, produceErr, produceStatus := cli(t, "produce", in, "--count", "20000", "--max-length", "1000", "--park")
+	relayStatus := 0
+	if err := relay.Wait(); err != nil {
+		relayStatus = relay.ProcessState.ExitCode()
+	}
+	if relayStatus != 1 || !strings.Contains(relayErr.String(), "closed") {
+		t.Fatalf("relay: exit %d, stderr %q", relayStatus, relayErr)
+	}
+	if produceStatus != 1 || !strings.Contains(produceErr, "closed") {
+		t.Fatalf("produce: exit %d, stderr %q", produceStatus, produceErr)
+	}
+	stats, err := outRing.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Producer.StateName == "closed" {
+		t.Fatalf("OUT was ended by a failing relay: %+v", stats.Producer)
+	}
+}
