@@ -27,6 +27,36 @@ export function checkFloors(cases) {
   return floors;
 }
 
+/**
+ * What the same run's single-core references say about each floor: the copy tryWrite makes goes
+ * into a SharedArrayBuffer, which V8 copies 2-3x slower than into an ArrayBuffer (nodejs/node#62032),
+ * so `memcpy-set-sab` bounds copy-in from above even before any byte crosses cores, while the 4 KiB
+ * ratio floor is taken against `memcpy-set` (ArrayBuffer to ArrayBuffer). Lines for people, not a verdict.
+ */
+export function floorBounds(cases) {
+  const find = (transport, size) => cases.find((c) => c.suite === 'inproc' && c.transport === transport && c.recordSize === size && c.error === undefined);
+  const lines = [];
+  const sab64 = find('memcpy-set-sab', 64);
+  if (sab64) {
+    lines.push(
+      `64 B: the producer's copy alone (Uint8Array#set of 64 B into a SharedArrayBuffer, one core, this run) runs at ${formatRate(sab64.recordsPerSec)} copies/s ` +
+        `(${(1e9 / sab64.recordsPerSec).toFixed(1)} ns each); 25 M records/s leaves 40 ns per record for that copy, the record header, the position checks and every cache line crossing to the consumer's core.`,
+    );
+  }
+  const set4k = find('memcpy-set', 4096);
+  const sab4k = find('memcpy-set-sab', 4096);
+  const batched4k = find('shmring-batched', 4096);
+  if (set4k && sab4k) {
+    const ceiling = sab4k.bytesPerSec / set4k.bytesPerSec;
+    let line =
+      `4 KiB: Uint8Array#set into a SharedArrayBuffer runs at ${formatByteRate(sab4k.bytesPerSec)} on one core this run, ${formatRatio(ceiling)} of the ArrayBuffer copy (${formatByteRate(set4k.bytesPerSec)}) the ratio floor is taken against: ` +
+      `copy-in through tryWrite cannot exceed ${formatRatio(ceiling)} of memcpy-set even with free cross-core transfers`;
+    if (batched4k?.ratios['memcpy-set-sab'] !== undefined) line += `; batched measured ${formatRatio(batched4k.ratios['memcpy-set-sab'])} of memcpy-set-sab (same rounds)`;
+    lines.push(`${line}.`);
+  }
+  return lines;
+}
+
 function floor(name, value, threshold, unit) {
   return { name, value, threshold, unit, met: value >= threshold };
 }
@@ -237,6 +267,8 @@ export function renderMarkdown(doc, { command, suiteInfo, charts }) {
         ]),
       ),
     );
+    const bounds = floorBounds(doc.cases);
+    if (bounds.length > 0) lines.push('', 'What bounds them, from the same run:', '', ...bounds.map((line) => `- ${line}`));
   }
 
   for (const [name, suite] of Object.entries(doc.suites)) {

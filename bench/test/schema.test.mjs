@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { machineInfo, toCases } from '../harness.mjs';
 import { chartSpecs } from '../lib/charts.mjs';
-import { SCHEMA, buildResults, checkFloors, renderMarkdown, validateResults } from '../lib/report.mjs';
+import { SCHEMA, buildResults, checkFloors, floorBounds, renderMarkdown, validateResults } from '../lib/report.mjs';
 
 function sampleDoc() {
   const state = (transport, recordSize, rates) => ({
@@ -93,4 +93,20 @@ test('chart specs: throughput per suite with sizes on a log axis, latency percen
   const throughput = specs.find((s) => s.file === 'inproc-throughput.svg').spec;
   assert.equal(throughput.hconcat[0].layer[0].encoding.x.scale.type, 'log');
   assert.equal(throughput.data.values.length, 5);
+});
+
+test('floor bounds: the same run\'s copy references, stated next to the floors', () => {
+  const inproc = (transport, recordSize, recordsPerSec, ratios = {}) => ({ suite: 'inproc', transport, recordSize, recordsPerSec, bytesPerSec: recordsPerSec * recordSize, ratios });
+  const lines = floorBounds([
+    inproc('memcpy-set-sab', 64, 50e6),
+    inproc('memcpy-set', 4096, 15e6),
+    inproc('memcpy-set-sab', 4096, 5e6),
+    inproc('shmring-batched', 4096, 1e6, { 'memcpy-set-sab': 0.2 }),
+  ]);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /20\.0 ns each/);
+  // 5 M / 15 M copies of the same size: the SAB copy is a third of the ArrayBuffer copy.
+  assert.match(lines[1], /cannot exceed 0\.33x of memcpy-set/);
+  assert.match(lines[1], /0\.20x of memcpy-set-sab/);
+  assert.deepEqual(floorBounds([]), []);
 });
