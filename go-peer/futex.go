@@ -68,3 +68,9 @@ func futexWake(word *uint32) error {
 	}
 	return nil
 }
+
+// osYield gives up the processor to any runnable thread of any process (sched_yield(2)); a
+// spinning waiter calls it so that a peer process on the same core can run.
+func osYield() {
+	unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+}

@@ -96,7 +96,14 @@ func awaitPeer(ctx context.Context, words waitWords, seen uint32, options WaitOp
 				default:
 				}
 			}
-			runtime.Gosched()
+			if i >= options.Spin {
+				// Past the spin budget (NeverPark): give the CPU to other processes too. Gosched
+				// only yields to goroutines; on a small machine the peer may be another process
+				// waiting for this core, and a spinning waiter would starve it.
+				osYield()
+			} else {
+				runtime.Gosched()
+			}
 		}
 	}
 	for {
