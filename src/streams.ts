@@ -350,7 +350,9 @@ export function createRingWritable(producer: RingProducer, options: RingWritable
           producer.close({ end: true });
         }
       };
-      sendErrorRecord().catch(() => undefined);
+      // Kept alive like a waiting write: a worker (or process) that has nothing else to do would
+      // otherwise exit while the error record waits for room, and the reader would wait forever.
+      keepAliveWhile(sendErrorRecord()).catch(() => undefined);
       callback(error);
     },
   });
