@@ -9,7 +9,8 @@
  * output ring, so records never linger unpublished while the worker sleeps.
  */
 import { RingConsumer } from './consumer.js';
-import { atomicsParker } from './parker.js';
+import type { RingFile } from './file.js';
+import { atomicsParker, type Parker } from './parker.js';
 import {
   CONTROL_TYPE,
   FanIn,
@@ -28,6 +29,9 @@ import {
 } from './pipeline-io.js';
 import { RingProducer } from './producer.js';
 
+/** An in-memory ring (shared, not copied, by structured clone) or a ring file the worker opens itself. */
+export type RingRef = { buffer: SharedArrayBuffer; path?: undefined } | { path: string; buffer?: undefined };
+
 /** What the main thread sends each worker (structured clone; SharedArrayBuffers are shared, not copied). */
 export interface StageTask {
   stage: string;
@@ -39,14 +43,16 @@ export interface StageTask {
   export: string;
   /** The stage descriptor's `options`, structured-cloned. */
   options: unknown;
-  inputs: SharedArrayBuffer[];
-  outputs: SharedArrayBuffer[];
+  inputs: RingRef[];
+  outputs: RingRef[];
   inputRingStats: number[];
   outputRingStats: number[];
   /** Read items in source order (every stage up to this one is ordered). */
   orderedInput: boolean;
   /** The next tier reads in order: route by item and frame items that are not exactly one record. */
   orderedOutput: boolean;
+  /** What item indices count, for messages: 'source record', or a process stage's output records. */
+  itemLabel: string;
   stats: SharedArrayBuffer;
   /** Index of this worker's node slot in `stats`. */
   statsSlot: number;
@@ -170,10 +176,28 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
   });
   const consumers: RingConsumer[] = [];
   const producers: RingProducer[] = [];
+  const files: RingFile[] = [];
+  let inputParker: Parker = atomicsParker;
   try {
-    for (const buffer of task.inputs) consumers.push(new RingConsumer(buffer, { spin: task.spin }));
-    for (const buffer of task.outputs) {
-      producers.push(new RingProducer(buffer, { spin: task.spin, publish: 'auto', batchRecords: task.batchRecords }));
+    // Ring files (next to a process stage) are opened here: this thread takes the role lock, and
+    // waits and wakes with futexes the other process sees. Only those workers load the addon.
+    const fileModule = [...task.inputs, ...task.outputs].some((ref) => ref.path !== undefined) ? await import('./file.js') : undefined;
+    const open = (path: string): RingFile => {
+      const file = fileModule!.RingFile.open(path);
+      files.push(file);
+      return file;
+    };
+    for (const ref of task.inputs) {
+      if (ref.path === undefined) {
+        consumers.push(new RingConsumer(ref.buffer, { spin: task.spin }));
+      } else {
+        consumers.push(open(ref.path).consumer({ spin: task.spin }));
+        inputParker = fileModule!.futexParker();
+      }
+    }
+    for (const ref of task.outputs) {
+      const options = { spin: task.spin, publish: 'auto' as const, batchRecords: task.batchRecords };
+      producers.push(ref.path === undefined ? new RingProducer(ref.buffer, options) : open(ref.path).producer(options));
     }
     const out = new FanOut(producers, { ordered: task.orderedOutput, stats, ringStats: task.outputRingStats });
     const orderedOutput = task.orderedOutput;
@@ -245,7 +269,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       } catch (error) {
         throw new StageFailure(
           'ERR_STAGE_FAILED',
-          `${where} threw on ${task.orderedInput ? 'source record' : 'input record'} ${index}: ${(error as Error)?.message ?? String(error)}`,
+          `${where} threw on ${task.orderedInput ? task.itemLabel : 'input record'} ${index}: ${(error as Error)?.message ?? String(error)}`,
           index,
           error,
         );
@@ -282,7 +306,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
 
     const input = new FanIn(
       consumers,
-      { ordered: task.orderedInput, first: task.worker, stride: task.workers, parker: atomicsParker, stats, ringStats: task.inputRingStats },
+      { ordered: task.orderedInput, first: task.worker, stride: task.workers, parker: inputParker, stats, ringStats: task.inputRingStats },
       onRecord,
       onControl,
     );
@@ -330,6 +354,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     stats[slot + NODE_INPUT_WAIT_MS] = inputWaitMs;
     out.close(true);
     input.close();
+    for (const file of files) file.close();
     return { ok: true, recordsIn: stats[slot + NODE_RECORDS_IN], recordsOut: stats[slot + NODE_RECORDS_OUT] };
   } catch (error) {
     // A failure leaves the rings as they are: no end of stream (downstream must not mistake a failure

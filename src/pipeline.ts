@@ -13,17 +13,33 @@
  * Atomics.wait) and resolves once they have exited. Each worker runs one long task that loops over
  * its rings; piscina's per-task messaging is used twice per worker (start, outcome), never per record.
  * examples/pipeline/compare.mjs runs the same stages as ordinary piscina tasks for comparison.
+ *
+ * A stage may also be another process (ProcessStageDescriptor: a Go peer, a C program): the rings
+ * next to it are then ring files in /dev/shm, which the workers beside it open themselves and wait
+ * on with futexes. A futex wait is a system call terminate() cannot interrupt, so a failing pipeline
+ * rings those files' doorbells until its workers have exited (wakeFileWaiters).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import { loadAcquire } from './atomics.js';
+import { fetchAddSeqCst, loadAcquire, loadSeqCst } from './atomics.js';
 import { RingConsumer } from './consumer.js';
 import { createRing } from './header.js';
-import { HEADER_LENGTH, HEAD_INDEX, TAIL_INDEX } from './layout.js';
-import { atomicsParker } from './parker.js';
+import type { RingFile } from './file.js';
+import {
+  DATA_DOORBELL_INDEX,
+  HEADER_LENGTH,
+  HEAD_INDEX,
+  PRODUCER_STATE_INDEX,
+  ROLE_CLOSED,
+  SPACE_DOORBELL_INDEX,
+  TAIL_INDEX,
+} from './layout.js';
+import { atomicsParker, type Parker } from './parker.js';
 import {
   FanIn,
   FanOut,
@@ -41,13 +57,14 @@ import {
   statsBufferLength,
   type StatsLayout,
 } from './pipeline-io.js';
-import type { StageOutcome, StageTask, SerializedError } from './pipeline-worker.js';
+import type { RingRef, StageOutcome, StageTask, SerializedError } from './pipeline-worker.js';
 import { RingProducer } from './producer.js';
 
 export { MAX_PIPELINE_TYPE } from './pipeline-io.js';
 export type { StageContext, StageFunction, StageOutput } from './pipeline-worker.js';
 
-export interface StageDescriptor {
+/** A stage run by worker threads: a function exported by a module. */
+export interface WorkerStageDescriptor {
   /** Names the stage in errors and stats; unique within the pipeline. */
   name: string;
   /**
@@ -67,7 +84,31 @@ export interface StageDescriptor {
   ordered?: boolean;
   /** Any structured-cloneable value, handed to the stage function as `context.options`. */
   options?: unknown;
+  command?: undefined;
 }
+
+/**
+ * A stage run by another process (a Go peer, a C program, another Node) through two ring files in
+ * /dev/shm that the pipeline creates: the process consumes the ring file `{input}` until its end of
+ * stream, produces its results into the ring file `{output}`, ends that stream (producer close with
+ * end) and exits 0. `{input}` and `{output}` in any argument of `command` are replaced by the paths,
+ * which are also in the environment as SHMRING_PIPELINE_INPUT and SHMRING_PIPELINE_OUTPUT. Records
+ * arrive in order without the pipeline's framing (type 0xFFFF never appears; the process must not
+ * write it either). One process reads one ring and writes one ring, so the stages next to it must
+ * have one worker each. A non-zero exit, a signal, or exiting without ending the output fails the
+ * pipeline naming the stage, with the end of the process's stderr.
+ */
+export interface ProcessStageDescriptor {
+  name: string;
+  /** argv, e.g. ['go-peer/bin/shmring', 'relay', '{input}', '{output}'] (the Go peer's copying stage). */
+  command: string[];
+  /** The process keeps the order of records (default true). */
+  ordered?: boolean;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export type StageDescriptor = WorkerStageDescriptor | ProcessStageDescriptor;
 
 /** A source record: bytes (type 0) or bytes with a type (0 ..= 0xFFFE). */
 export type PipelineInput = Uint8Array | { data: Uint8Array; type?: number };
@@ -120,6 +161,8 @@ export type PipelineErrorCode =
   | 'ERR_RECORD_TOO_LONG'
   | 'ERR_STAGE_RING'
   | 'ERR_WORKER_EXIT'
+  | 'ERR_PROCESS_SPAWN'
+  | 'ERR_PROCESS_EXIT'
   | 'ERR_SOURCE_FAILED'
   | 'ERR_SINK_FAILED';
 
@@ -176,6 +219,12 @@ export interface StageStats {
   inputWaitMs: number;
   outputWaitMs: number;
   queue: QueueStats;
+  /**
+   * Process stages only: its pid and exit code. Their recordsIn counts records written into the
+   * process's input ring and recordsOut records read from its output ring; the busy and wait times
+   * and queue.records (the process keeps its own counts) are NaN.
+   */
+  process?: { pid: number | undefined; exitCode: number | null };
 }
 
 export type PipelineState = 'idle' | 'running' | 'done' | 'failed' | 'aborted';
@@ -192,16 +241,24 @@ export interface PipelineStats {
 
 export type PipelineResult = PipelineStats;
 
+/** A ring between two nodes: in memory (a SharedArrayBuffer), or a ring file next to a process stage. */
 interface Ring {
-  buffer: SharedArrayBuffer;
   statsIndex: number;
+  buffer: SharedArrayBuffer;
+  /** Ring files: the path, and this thread's handle (created here, unlinked at the end). */
+  path?: string;
+  file?: RingFile;
 }
 
-/** Every in-memory ring a running pipeline has created and not yet released. */
+/** Every in-memory ring and ring file a running pipeline has created and not yet released. */
 const liveRingBuffers = new Set<SharedArrayBuffer>();
+const liveRingFiles = new Set<string>();
+let ringFileCounter = 0;
 let liveThreadCount = 0;
 
 const DEFAULT_RING_CAPACITY = 256 * 1024;
+/** How often a failing pipeline rings the doorbells of its ring files until its workers have exited. */
+const FILE_WAKE_INTERVAL_MS = 10;
 
 type PiscinaClass = typeof Piscina;
 let piscinaClass: PiscinaClass | undefined;
@@ -217,6 +274,29 @@ async function loadPiscina(): Promise<PiscinaClass> {
     });
   }
   return piscinaClass;
+}
+
+type RingFileModule = typeof import('./file.js');
+let fileModule: RingFileModule | undefined;
+
+/** Ring files (and the native addon) are loaded only by pipelines that have a process stage. */
+async function loadFileModule(): Promise<RingFileModule> {
+  fileModule ??= await import('./file.js');
+  return fileModule;
+}
+
+async function loadRingFile(): Promise<typeof RingFile> {
+  try {
+    const { RingFile: ringFile } = await loadFileModule();
+    ringFile.liveMappings(); // loads the addon now: a clear error before anything starts
+    return ringFile;
+  } catch (cause) {
+    throw new PipelineError('ERR_BAD_ARGUMENT', `shmring pipeline: process stages need ring files: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function futexParkerOf(): Promise<Parker> {
+  return (await loadFileModule()).futexParker();
 }
 
 function workerEntry(): string {
@@ -236,7 +316,7 @@ function badArgument(message: string, stage?: string, stageIndex?: number): Pipe
 }
 
 /** Resolves a stage's module to what the worker will import(); checks file modules exist. */
-function resolveModule(stage: StageDescriptor, index: number): string {
+function resolveModule(stage: WorkerStageDescriptor, index: number): string {
   const where = `stage '${stage.name}'`;
   let specifier: string;
   const module = stage.module as unknown;
@@ -274,12 +354,24 @@ function reviveError(serialized: SerializedError | undefined): Error | undefined
 const SINK_PENDING = Symbol('sink pending');
 
 interface StagePlan {
+  kind: 'worker' | 'process';
   name: string;
   module: string;
   export: string;
   workers: number;
   ordered: boolean;
   options: unknown;
+  command: string[];
+  env: NodeJS.ProcessEnv | undefined;
+  cwd: string | undefined;
+}
+
+interface ProcessState {
+  /** Set while the process runs (dropped when it has exited: its listeners must not keep ring memory alive). */
+  child: ChildProcess | undefined;
+  pid: number | undefined;
+  exitCode: number | null;
+  output: string;
 }
 
 /**
@@ -308,7 +400,6 @@ export class Pipeline {
   private readonly stats64: Float64Array;
   /** boundaries[b][p][c]: the ring from node p of tier b to node c of tier b + 1 (tier 0 = source). */
   private readonly boundaries: Ring[][][] = [];
-  private readonly ownedRings: SharedArrayBuffer[] = [];
   private readonly pools: Piscina[] = [];
   private poolsDestroyed: Promise<unknown> | undefined;
   private readonly stopController = new AbortController();
@@ -321,6 +412,9 @@ export class Pipeline {
   private running: Promise<PipelineResult> | undefined;
   private sourceProducers: RingProducer[] = [];
   private sinkConsumers: RingConsumer[] = [];
+  private readonly processes: ProcessState[];
+  /** The stats at the end: taken before the rings are released. */
+  private finalStats: PipelineStats | undefined;
 
   constructor(options: PipelineOptions) {
     if (options === null || typeof options !== 'object') throw badArgument('options must be an object');
@@ -342,8 +436,26 @@ export class Pipeline {
         throw badArgument(`stage name '${stage.name}' is used twice or reserved ('source', 'sink')`, stage.name, index);
       }
       names.add(stage.name);
-      if ('command' in stage) {
-        throw badArgument(`stage '${stage.name}': process stages ({ command }) are not supported yet`, stage.name, index);
+      if (stage.ordered !== undefined && typeof stage.ordered !== 'boolean') {
+        throw badArgument(`stage '${stage.name}': ordered must be a boolean`, stage.name, index);
+      }
+      if (stage.command !== undefined) {
+        const command = stage.command as unknown;
+        if (!Array.isArray(command) || command.length === 0 || !command.every((part) => typeof part === 'string')) {
+          throw badArgument(`stage '${stage.name}': command must be a non-empty array of strings (argv)`, stage.name, index);
+        }
+        return {
+          kind: 'process' as const,
+          name: stage.name,
+          module: '',
+          export: '',
+          workers: 1,
+          ordered: stage.ordered ?? true,
+          options: undefined,
+          command: command as string[],
+          env: (stage as ProcessStageDescriptor).env,
+          cwd: (stage as ProcessStageDescriptor).cwd,
+        };
       }
       const workers = stage.workers ?? 1;
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
@@ -351,11 +463,32 @@ export class Pipeline {
       }
       const exportName = stage.export ?? 'default';
       if (typeof exportName !== 'string') throw badArgument(`stage '${stage.name}': export must be a string`, stage.name, index);
-      if (stage.ordered !== undefined && typeof stage.ordered !== 'boolean') {
-        throw badArgument(`stage '${stage.name}': ordered must be a boolean`, stage.name, index);
-      }
-      return { name: stage.name, module: resolveModule(stage, index), export: exportName, workers, ordered: stage.ordered ?? true, options: stage.options };
+      return {
+        kind: 'worker' as const,
+        name: stage.name,
+        module: resolveModule(stage, index),
+        export: exportName,
+        workers,
+        ordered: stage.ordered ?? true,
+        options: stage.options,
+        command: [],
+        env: undefined,
+        cwd: undefined,
+      };
     });
+    this.stages.forEach((stage, index) => {
+      if (stage.kind !== 'process') return;
+      for (const neighbour of [this.stages[index - 1], this.stages[index + 1]]) {
+        if (neighbour !== undefined && neighbour.workers !== 1) {
+          throw badArgument(
+            `stage '${stage.name}': a process stage reads one ring and writes one ring, so the stages next to it need one worker; '${neighbour.name}' has ${neighbour.workers}`,
+            stage.name,
+            index,
+          );
+        }
+      }
+    });
+    this.processes = this.stages.map(() => ({ child: undefined, pid: undefined, exitCode: null, output: '' }));
     this.ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
     this.maxRecordLength = options.maxRecordLength ?? Math.floor(this.ringCapacity / 4);
     this.batchRecords = options.batchRecords ?? 256;
@@ -384,6 +517,22 @@ export class Pipeline {
     return true;
   }
 
+  /**
+   * Whether tier t frames items for the next tier: it reads in order, unless the next tier is a
+   * process (which gets plain records in FIFO order, and renumbers the items).
+   */
+  private writesFramed(tier: number): boolean {
+    return this.readsOrdered(tier + 1) && this.stages[tier]?.kind !== 'process';
+  }
+
+  /** What item numbers count at tier t: source records, or the output of the last process stage before it. */
+  private itemLabel(tier: number): string {
+    for (let s = Math.min(tier, this.stages.length) - 1; s >= 0; s--) {
+      if (this.stages[s].kind === 'process') return `record (of process stage '${this.stages[s].name}' output)`;
+    }
+    return 'source record';
+  }
+
   private nodeSlot(tier: number, node: number): number {
     const tiers = this.tierSizes();
     let slot = 0;
@@ -396,9 +545,12 @@ export class Pipeline {
     return this.liveThreads;
   }
 
-  /** In-memory rings created by pipelines in this process and not yet released (0 when all are settled). */
+  /**
+   * Rings created by pipelines in this process and not yet released: in-memory rings, and ring files
+   * (of process stages) not yet closed and unlinked. 0 whenever every pipeline has settled.
+   */
   static liveRings(): number {
-    return liveRingBuffers.size;
+    return liveRingBuffers.size + liveRingFiles.size;
   }
 
   /** Worker threads started by pipelines in this process that have not exited. */
@@ -423,8 +575,37 @@ export class Pipeline {
     if (this.state === 'running' || this.state === 'idle') this.state = state;
     // Wakes the source and sink loops (their waits reject) and tells a source function to stop.
     this.stopController.abort(error);
-    // Terminates every worker at once, whatever it is doing (parked, or inside a stage function).
+    // Terminates every worker at once, whatever it is doing (parked, or inside a stage function),
+    // and every stage process.
     void this.destroyPools();
+    for (const process of this.processes) {
+      if (process.child !== undefined && process.child.exitCode === null && process.child.signalCode === null) process.child.kill('SIGKILL');
+    }
+    this.wakeFileWaiters();
+  }
+
+  /**
+   * A worker parked on a ring file sleeps in a futex syscall, which terminate() cannot interrupt (unlike
+   * Atomics.wait): ring every doorbell of every ring file so that it returns to JavaScript and is
+   * terminated there. Repeated until every thread has exited, for a worker that was between its last
+   * check and its park when the first ring came (a doorbell bump makes that park return at once too).
+   */
+  private wakeFileWaiters(): void {
+    const files = this.boundaries.flat(2).filter((ring) => ring.file !== undefined);
+    if (files.length === 0 || fileModule === undefined) return;
+    const parker = fileModule.futexParker();
+    const ring = (): void => {
+      for (const { buffer } of files) {
+        const words = new Int32Array(buffer, 0, HEADER_LENGTH >> 2);
+        for (const doorbell of [DATA_DOORBELL_INDEX, SPACE_DOORBELL_INDEX]) {
+          fetchAddSeqCst(words, doorbell, 1);
+          parker.wake(words, doorbell);
+        }
+      }
+    };
+    ring();
+    const repeat = setInterval(ring, FILE_WAKE_INTERVAL_MS);
+    void this.destroyPools().finally(() => clearInterval(repeat));
   }
 
   /** Terminates every worker thread; settles once each has exited. Idempotent. */
@@ -442,14 +623,20 @@ export class Pipeline {
     signal?.addEventListener('abort', onAbort, { once: true });
     const tasks: Promise<void>[] = [];
     try {
-      const PiscinaPool = await loadPiscina();
+      const PiscinaPool = this.stages.some((stage) => stage.kind === 'worker') ? await loadPiscina() : undefined;
+      const ringFile = this.stages.some((stage) => stage.kind === 'process') ? await loadRingFile() : undefined;
       if (this.failure !== undefined) throw this.failure;
-      this.createRings();
-      const entry = workerEntry();
-      this.startStages(PiscinaPool, entry, tasks);
-      this.sourceProducers = this.boundaries[0][0].map((ring) => new RingProducer(ring.buffer, { spin: this.spin, batchRecords: this.batchRecords }));
+      this.createRings(ringFile);
+      this.startStages(PiscinaPool, tasks);
+      this.sourceProducers = this.boundaries[0][0].map((ring) =>
+        ring.file !== undefined
+          ? ring.file.producer({ spin: this.spin, batchRecords: this.batchRecords })
+          : new RingProducer(ring.buffer, { spin: this.spin, batchRecords: this.batchRecords }),
+      );
       const last = this.boundaries[this.boundaries.length - 1];
-      this.sinkConsumers = last.map((row) => new RingConsumer(row[0].buffer, { spin: this.spin }));
+      this.sinkConsumers = last.map((row) =>
+        row[0].file !== undefined ? row[0].file.consumer({ spin: this.spin }) : new RingConsumer(row[0].buffer, { spin: this.spin }),
+      );
       tasks.push(this.runSource().catch((error) => this.fail(error)));
       tasks.push(this.runSink().catch((error) => this.fail(error)));
     } catch (error) {
@@ -461,14 +648,39 @@ export class Pipeline {
     if (this.failure === undefined) this.state = 'done';
     for (const producer of this.sourceProducers) producer.close({ end: this.failure === undefined });
     for (const consumer of this.sinkConsumers) consumer.close();
-    // Every worker is done (or terminated); wait until each thread has exited before resolving.
+    // Every worker and process is done (or terminated); wait until each thread has exited.
     await this.destroyPools();
-    for (const buffer of this.ownedRings) liveRingBuffers.delete(buffer);
+    this.finalStats = this.stats();
+    this.releaseRings();
     if (this.failure !== undefined) throw this.failure;
-    return this.stats();
+    return this.finalStats;
   }
 
-  private createRings(): void {
+  /** Closes and unlinks ring files, and drops every reference to ring memory (a file's mapping goes with the last). */
+  private releaseRings(): void {
+    for (const ring of this.boundaries.flat(2)) {
+      liveRingBuffers.delete(ring.buffer);
+      if (ring.path !== undefined) {
+        ring.file?.close();
+        try {
+          fileModule?.RingFile.unlink(ring.path);
+        } catch {
+          // Already gone: nothing to clean.
+        }
+        liveRingFiles.delete(ring.path);
+      }
+    }
+    this.boundaries.length = 0;
+    this.sourceProducers = [];
+    this.sinkConsumers = [];
+  }
+
+  /** Boundary b joins tier b and tier b + 1; it is a ring file when either side is a process stage. */
+  private isFileBoundary(boundary: number): boolean {
+    return this.stages[boundary - 1]?.kind === 'process' || this.stages[boundary]?.kind === 'process';
+  }
+
+  private createRings(ringFile: typeof RingFile | undefined): void {
     const tiers = this.tierSizes();
     let ringNumber = 0;
     for (let b = 0; b + 1 < tiers.length; b++) {
@@ -476,10 +688,18 @@ export class Pipeline {
       for (let p = 0; p < tiers[b]; p++) {
         const row: Ring[] = [];
         for (let c = 0; c < tiers[b + 1]; c++) {
+          const statsIndex = ringStatsIndex(this.layout, ringNumber++);
+          if (this.isFileBoundary(b) && ringFile !== undefined) {
+            const name = `shmring-pipeline-${process.pid}-${++ringFileCounter}-${randomBytes(4).toString('hex')}-${b}`;
+            const path = ringFile.shmPath(name);
+            const file = ringFile.create(path, { capacity: this.ringCapacity, maxRecordLength: this.maxRecordLength });
+            liveRingFiles.add(path);
+            row.push({ buffer: file.buffer, statsIndex, path, file });
+            continue;
+          }
           const buffer = createRing({ capacity: this.ringCapacity, maxRecordLength: this.maxRecordLength });
-          this.ownedRings.push(buffer);
           liveRingBuffers.add(buffer);
-          row.push({ buffer, statsIndex: ringStatsIndex(this.layout, ringNumber++) });
+          row.push({ buffer, statsIndex });
         }
         boundary.push(row);
       }
@@ -504,10 +724,17 @@ export class Pipeline {
     track();
   }
 
-  private startStages(PiscinaPool: PiscinaClass, entry: string, tasks: Promise<void>[]): void {
+  private startStages(PiscinaPool: PiscinaClass | undefined, tasks: Promise<void>[]): void {
+    const entry = PiscinaPool === undefined ? '' : workerEntry();
+    const refOf = (ring: Ring): RingRef => (ring.path !== undefined ? { path: ring.path } : { buffer: ring.buffer });
     this.stages.forEach((stage, s) => {
       const tier = s + 1;
-      const pool = new PiscinaPool({
+      if (this.failure !== undefined) return;
+      if (stage.kind === 'process') {
+        tasks.push(this.startProcess(s));
+        return;
+      }
+      const pool = new PiscinaPool!({
         filename: entry,
         minThreads: stage.workers,
         maxThreads: stage.workers,
@@ -533,12 +760,13 @@ export class Pipeline {
           module: stage.module,
           export: stage.export,
           options: stage.options,
-          inputs: inputRings.map((ring) => ring.buffer),
-          outputs: outputRings.map((ring) => ring.buffer),
+          inputs: inputRings.map(refOf),
+          outputs: outputRings.map(refOf),
           inputRingStats: inputRings.map((ring) => ring.statsIndex),
           outputRingStats: outputRings.map((ring) => ring.statsIndex),
           orderedInput: this.readsOrdered(tier),
-          orderedOutput: this.readsOrdered(tier + 1),
+          orderedOutput: this.writesFramed(tier),
+          itemLabel: this.itemLabel(tier),
           stats: this.statsBuffer,
           statsSlot: this.nodeSlot(tier, worker),
           batchRecords: this.batchRecords,
@@ -567,6 +795,67 @@ export class Pipeline {
     });
   }
 
+  /** Spawns a process stage; settles when it has exited (failing the pipeline unless it ended cleanly). */
+  private startProcess(stageIndex: number): Promise<void> {
+    const stage = this.stages[stageIndex];
+    const state = this.processes[stageIndex];
+    // Paths only: the child's listeners outlive the run, and must not hold the rings' memory.
+    const input = this.boundaries[stageIndex][0][0].path!;
+    const output = this.boundaries[stageIndex + 1][0][0].path!;
+    const fill = (argument: string): string => argument.replaceAll('{input}', input).replaceAll('{output}', output);
+    const [command, ...args] = stage.command.map(fill);
+    const where = `shmring pipeline: stage '${stage.name}' (process ${stage.command[0]})`;
+    const details = { stage: stage.name, stageIndex };
+    return new Promise<void>((resolve) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(command, args, {
+          cwd: stage.cwd,
+          env: { ...(stage.env ?? process.env), SHMRING_PIPELINE_INPUT: input, SHMRING_PIPELINE_OUTPUT: output },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+      } catch (error) {
+        this.fail(new PipelineError('ERR_PROCESS_SPAWN', `${where}: cannot start: ${(error as Error).message}`, { ...details, cause: error }));
+        resolve();
+        return;
+      }
+      state.child = child;
+      state.pid = child.pid;
+      // Keep the end of what the process says, for the error message.
+      const keep = (chunk: Buffer): void => {
+        state.output = (state.output + chunk.toString('utf8')).slice(-2000);
+      };
+      child.stdout!.on('data', keep);
+      child.stderr!.on('data', keep);
+      // 'error' without a spawn (ENOENT, EACCES) is followed by 'close' (code -2 etc.); report the spawn error first.
+      child.once('error', (error) => {
+        this.fail(new PipelineError('ERR_PROCESS_SPAWN', `${where}: cannot start: ${error.message}`, { ...details, cause: error }));
+        resolve();
+      });
+      child.once('close', (code, signal) => {
+        state.exitCode = code;
+        state.child = undefined;
+        const said = state.output.trim() === '' ? '' : `; it said: ${state.output.trim()}`;
+        if (code !== 0) {
+          const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+          this.fail(new PipelineError('ERR_PROCESS_EXIT', `${where} ${how}${said}`, details));
+        } else if (!this.producerEnded(stageIndex + 1)) {
+          this.fail(
+            new PipelineError('ERR_PROCESS_EXIT', `${where} exited with code 0 without ending its output ring (producer close with end of stream)${said}`, details),
+          );
+        }
+        resolve();
+      });
+    });
+  }
+
+  /** Whether the producer of boundary b's (single) ring has ended its stream. */
+  private producerEnded(boundary: number): boolean {
+    const ring = this.boundaries[boundary]?.[0]?.[0];
+    if (ring === undefined) return false;
+    return loadSeqCst(new Int32Array(ring.buffer, 0, HEADER_LENGTH >> 2), PRODUCER_STATE_INDEX) === ROLE_CLOSED;
+  }
+
   private workerExitError(stageIndex: number, worker: number, cause: unknown): PipelineError {
     const stage = this.stages[stageIndex];
     const recordIndex = worker >= 0 ? this.stats64[this.nodeSlot(stageIndex + 1, worker) + NODE_CURRENT_INDEX] : -1;
@@ -585,7 +874,7 @@ export class Pipeline {
     const slot = this.nodeSlot(0, 0);
     const stats = this.stats64;
     const out = new FanOut(this.sourceProducers, {
-      ordered: this.readsOrdered(1),
+      ordered: this.writesFramed(0),
       stats,
       ringStats: this.boundaries[0][0].map((ring) => ring.statsIndex),
     });
@@ -693,7 +982,7 @@ export class Pipeline {
         ordered,
         first: 0,
         stride: 1,
-        parker: atomicsParker,
+        parker: this.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
         stats,
         ringStats: this.boundaries[tier - 1].map((row) => row[0].statsIndex),
       },
@@ -731,10 +1020,11 @@ export class Pipeline {
     input.close();
   }
 
-  private queueOf(rings: Ring[]): QueueStats {
+  private queueOf(rings: Ring[], processReads = false): QueueStats {
     let bytes = 0;
     let records = 0;
     for (const ring of rings) {
+      if (processReads) records = NaN;
       const words = new Int32Array(ring.buffer, 0, HEADER_LENGTH >> 2);
       bytes += (loadAcquire(words, TAIL_INDEX) - loadAcquire(words, HEAD_INDEX)) >>> 0;
       records += this.stats64[ring.statsIndex + RING_WRITTEN] - this.stats64[ring.statsIndex + RING_READ];
@@ -744,6 +1034,7 @@ export class Pipeline {
 
   /** A snapshot: per stage records in/out, time busy and waiting, and the depth of its input rings. */
   stats(): PipelineStats {
+    if (this.finalStats !== undefined) return { ...this.finalStats, threads: this.liveThreads };
     const stats = this.stats64;
     const sum = (tier: number, workers: number, field: number): number => {
       let total = 0;
@@ -759,22 +1050,41 @@ export class Pipeline {
       state: this.state,
       elapsedMs: this.startedAt === 0 ? 0 : end - this.startedAt,
       source: { recordsOut: stats[sourceSlot + NODE_RECORDS_OUT], outputWaitMs: stats[sourceSlot + NODE_OUTPUT_WAIT_MS] },
-      stages: this.stages.map((stage, s) => ({
-        name: stage.name,
-        workers: stage.workers,
-        ordered: stage.ordered,
-        recordsIn: sum(s + 1, stage.workers, NODE_RECORDS_IN),
-        recordsOut: sum(s + 1, stage.workers, NODE_RECORDS_OUT),
-        busyMs: sum(s + 1, stage.workers, NODE_BUSY_MS),
-        inputWaitMs: sum(s + 1, stage.workers, NODE_INPUT_WAIT_MS),
-        outputWaitMs: sum(s + 1, stage.workers, NODE_OUTPUT_WAIT_MS),
-        queue: this.queueOf(inputRings(s + 1)),
-      })),
+      stages: this.stages.map((stage, s): StageStats => {
+        if (stage.kind === 'process') {
+          const input = inputRings(s + 1);
+          const output = this.boundaries[s + 1]?.flat() ?? [];
+          const state = this.processes[s];
+          return {
+            name: stage.name,
+            workers: 1,
+            ordered: stage.ordered,
+            recordsIn: input.reduce((total, ring) => total + stats[ring.statsIndex + RING_WRITTEN], 0),
+            recordsOut: output.reduce((total, ring) => total + stats[ring.statsIndex + RING_READ], 0),
+            busyMs: NaN,
+            inputWaitMs: NaN,
+            outputWaitMs: NaN,
+            queue: this.queueOf(input, true),
+            process: { pid: state.pid, exitCode: state.exitCode },
+          };
+        }
+        return {
+          name: stage.name,
+          workers: stage.workers,
+          ordered: stage.ordered,
+          recordsIn: sum(s + 1, stage.workers, NODE_RECORDS_IN),
+          recordsOut: sum(s + 1, stage.workers, NODE_RECORDS_OUT),
+          busyMs: sum(s + 1, stage.workers, NODE_BUSY_MS),
+          inputWaitMs: sum(s + 1, stage.workers, NODE_INPUT_WAIT_MS),
+          outputWaitMs: sum(s + 1, stage.workers, NODE_OUTPUT_WAIT_MS),
+          queue: this.queueOf(inputRings(s + 1)),
+        };
+      }),
       sink: {
         recordsIn: stats[sinkSlot + NODE_RECORDS_IN],
         busyMs: stats[sinkSlot + NODE_BUSY_MS],
         inputWaitMs: stats[sinkSlot + NODE_INPUT_WAIT_MS],
-        queue: this.queueOf(inputRings(sinkTier)),
+        queue: this.queueOf(inputRings(sinkTier), false),
       },
       threads: this.liveThreads,
     };
