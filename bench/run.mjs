@@ -90,7 +90,8 @@ async function main() {
   }
 
   if (options.quick) setSettleMs(10);
-  const outDir = path.resolve(options.out ?? path.join(here, 'results'));
+  // A --quick run (the demo, CI) writes beside the committed results, not over them.
+  const outDir = path.resolve(options.out ?? path.join(here, 'results', ...(options.quick ? ['quick'] : [])));
   fs.mkdirSync(outDir, { recursive: true });
   const command = ['node bench/run.mjs', ...process.argv.slice(2)].join(' ');
   const machine = machineInfo();

@@ -16,7 +16,7 @@ export const USAGE = `usage: node bench/run.mjs [options]
   --sizes LIST          record sizes in bytes, e.g. 64,4096 or 8,1k,64k,1m (default 8 B .. 1 MiB)
   --transports LIST     only these contenders (e.g. shmring-batched,ringbuf.js,memcpy-set)
   --json FILE           also write the results as JSON to FILE
-  --out DIR             where report.md and the SVG charts go (default bench/results)
+  --out DIR             where report.md and the SVG charts go (default bench/results, quick: bench/results/quick)
   --target-ms N         aim for trials of about N ms (default 250, quick 40)
   --no-charts           skip the SVG charts
   -h, --help            this text`;
