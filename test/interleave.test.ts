@@ -57,6 +57,21 @@ function recordOutcome(type: number, length = 8): Outcome {
   return { kind: 'record', type, bytes: new Array(length).fill(type) };
 }
 
+/**
+ * Parks of one round of an unforced race: none (the record or room was there before parking), or
+ * 'not-equal' (woken before sleeping), or 'ok' (woken from sleep); never 'timed-out', which is how
+ * a lost wake-up shows (the guard timeout ends the wait). Stale wakes are possible too: the
+ * notifier's wake of the previous round (store position, load flag, bump doorbell, notify) can still
+ * be in flight when the waiter has taken that position and parks for the next round. Its doorbell
+ * bump may land after the waiter read the doorbell ('not-equal'), and its notify may reach the
+ * waiter asleep ('ok'); each time the waiter finds nothing and parks again. So at most three parks,
+ * each 'ok' or 'not-equal'.
+ */
+function expectRaceParks(parks: WaitResult[]): void {
+  expect(parks.length).toBeLessThanOrEqual(3);
+  for (const result of parks) expect(['ok', 'not-equal']).toContain(result);
+}
+
 /** Asserts the worker ran cleanly and its (parks, outcomes) is one of the acceptable ones. */
 function expectOneOf(report: Report, acceptable: Array<{ parks: WaitResult[]; outcomes: Outcome[] }>): void {
   expect(report.error).toBeNull();
@@ -149,8 +164,7 @@ describe('consumer going to park while the producer publishes', () => {
     report.outcomes.forEach((outcome, round) => {
       const { parks, ...rest } = outcome;
       expect(rest).toEqual({ kind: 'record', type: round, bytes: new Array(8).fill(round & 0xff) });
-      // Read before parking, woken before sleeping, or woken from sleep. Never 'timed-out'.
-      expect([[], ['not-equal'], ['ok']]).toContainEqual(parks);
+      expectRaceParks(parks);
       const key = JSON.stringify(parks);
       tally[key] = (tally[key] ?? 0) + 1;
     });
@@ -316,7 +330,7 @@ describe('(d) the consumer releasing while the producer goes from its full check
     const tally: Record<string, number> = {};
     for (const { parks, ...rest } of report.outcomes) {
       expect(rest).toEqual({ kind: 'written' });
-      expect([[], ['not-equal'], ['ok']]).toContainEqual(parks);
+      expectRaceParks(parks);
       const key = JSON.stringify(parks);
       tally[key] = (tally[key] ?? 0) + 1;
     }
