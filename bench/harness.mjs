@@ -469,7 +469,7 @@ export function withTimeout(promise, ms, what) {
 /**
  * Runs contenders in interleaved rounds. A contender is
  *   { id, transport, recordSize, setup?(), trial(count) -> { elapsedMs, heapGrowthBytes, rssBytes,
- *     latency? }, teardown?(), initialCount, minCount, maxCount, bytesPerRecord? }
+ *     latency? }, teardown?(), initialCount, minCount, maxCount, bytesPerRecord?, sameCountAs? }
  * Returns one entry per contender: { contender, count, samples: [{ recordsPerSec, bytesPerSec,
  * elapsedMs, heapGrowthBytes, rssBytes }], error? }. A contender that throws is dropped from the
  * later rounds with its error recorded; the others go on.
@@ -499,10 +499,19 @@ export async function runInterleaved({ contenders, rounds, targetMs, progress = 
   }
   // Warm-up and calibration: grow the count until a trial lasts at least a quarter of the target,
   // then fix the count for every round. The warm-up also lets the JIT settle.
-  for (const state of states) {
+  // A contender with `sameCountAs: transport` (a reference that should see exactly as many records
+  // or pings as the contender it is compared with) takes that contender's count after its calibration.
+  const calibrateFirst = [...states.filter((s) => !s.contender.sameCountAs), ...states.filter((s) => s.contender.sameCountAs)];
+  for (const state of calibrateFirst) {
     if (state.error) continue;
     const { contender } = state;
+    const leader = contender.sameCountAs && states.find((s) => s.contender.transport === contender.sameCountAs && s.contender.recordSize === contender.recordSize && !s.error);
     try {
+      if (leader) {
+        state.count = leader.count;
+        await contender.trial(state.count);
+        continue;
+      }
       for (let attempt = 0; attempt < 6; attempt++) {
         await settle();
         const { elapsedMs } = await contender.trial(state.count);

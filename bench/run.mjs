@@ -159,7 +159,7 @@ async function main() {
     fs.writeFileSync(path.resolve(options.json), `${JSON.stringify(doc, null, 2)}\n`);
     log(`wrote ${options.json}`);
   }
-  for (const f of doc.floors) log(`floor ${f.met ? 'met   ' : 'MISSED'} ${f.name}: ${f.unit === 'x' ? formatRatio(f.value) : f.value.toExponential(3)} (>= ${f.threshold})`);
+  for (const f of doc.floors) log(`floor ${f.met ? 'met   ' : 'MISSED'} ${f.name}: ${f.unit === 'x' ? formatRatio(f.value) : f.value.toExponential(3)} (${f.atMost ? '<=' : '>='} ${f.threshold})`);
   if (Object.values(suites).some((s) => s.status === 'failed')) process.exitCode = 1;
 }
 

@@ -7,24 +7,65 @@ import { formatBytes } from './workload.mjs';
 export const SCHEMA = 'shmring-bench/1';
 
 /**
- * Floors from the issue for the in-process suite (64 B batched and 4 KiB). Each is checked only when
- * its cases ran; `value` is what was measured.
+ * Floors from the issue: in-process (64 B batched and 4 KiB), cross-process Node -> Node, Node -> Go
+ * and ping-pong latency against the same run's C reference. Each is checked only when its cases ran;
+ * `value` is what was measured, `atMost` marks a ceiling (a ratio of latencies) instead of a floor.
  */
 export function checkFloors(cases) {
-  const find = (transport, size) => cases.find((c) => c.suite === 'inproc' && c.transport === transport && c.recordSize === size && c.error === undefined);
+  const finder = (suite) => (transport, size) => cases.find((c) => c.suite === suite && c.transport === transport && (size === undefined || c.recordSize === size) && c.error === undefined);
   const floors = [];
-  const batched64 = find('shmring-batched', 64);
+  const inproc = finder('inproc');
+  const batched64 = inproc('shmring-batched', 64);
   if (batched64) {
-    floors.push(floor('64 B batched records/s', batched64.recordsPerSec, 25e6, 'records/s'));
-    if (batched64.ratios['ringbuf.js'] !== undefined) floors.push(floor('64 B batched vs ringbuf.js', batched64.ratios['ringbuf.js'], 4, 'x'));
-    if (batched64.ratios.postMessage !== undefined) floors.push(floor('64 B batched vs postMessage per message', batched64.ratios.postMessage, 30, 'x'));
+    floors.push(floor('inproc', '64 B batched records/s', batched64.recordsPerSec, 25e6, 'records/s'));
+    if (batched64.ratios['ringbuf.js'] !== undefined) floors.push(floor('inproc', '64 B batched vs ringbuf.js', batched64.ratios['ringbuf.js'], 4, 'x'));
+    if (batched64.ratios.postMessage !== undefined) floors.push(floor('inproc', '64 B batched vs postMessage per message', batched64.ratios.postMessage, 30, 'x'));
   }
-  const batched4k = find('shmring-batched', 4096);
+  const batched4k = inproc('shmring-batched', 4096);
   if (batched4k) {
-    floors.push(floor('4 KiB batched bytes/s', batched4k.bytesPerSec, 8e9, 'B/s'));
-    if (batched4k.ratios['memcpy-set'] !== undefined) floors.push(floor('4 KiB batched vs same-run memcpy (Uint8Array#set)', batched4k.ratios['memcpy-set'], 0.5, 'x'));
+    floors.push(floor('inproc', '4 KiB batched bytes/s', batched4k.bytesPerSec, 8e9, 'B/s'));
+    if (batched4k.ratios['memcpy-set'] !== undefined) floors.push(floor('inproc', '4 KiB batched vs same-run memcpy (Uint8Array#set)', batched4k.ratios['memcpy-set'], 0.5, 'x'));
+  }
+  const xproc = finder('xproc');
+  const file64 = xproc('ringfile-batched', 64);
+  if (file64) {
+    floors.push(floor('xproc', 'Node -> Node /dev/shm 64 B batched records/s', file64.recordsPerSec, 25e6, 'records/s'));
+    if (file64.ratios['socket-batched'] !== undefined) floors.push(floor('xproc', 'Node -> Node /dev/shm 64 B vs batched Unix socket', file64.ratios['socket-batched'], 1.5, 'x'));
+  }
+  const xlang = finder('xlang');
+  const toGo64 = xlang('node->go-ringfile', 64);
+  if (toGo64) {
+    if (toGo64.ratios['node->go-socket-batched'] !== undefined) floors.push(floor('xlang', 'Node -> Go 64 B ring file vs batched Unix socket', toGo64.ratios['node->go-socket-batched'], 1.5, 'x'));
+    if (toGo64.ratios['node->go-socket-per-write'] !== undefined) floors.push(floor('xlang', 'Node -> Go 64 B ring file vs per-write Unix socket', toGo64.ratios['node->go-socket-per-write'], 40, 'x'));
+  }
+  const toGo64k = xlang('node->go-ringfile', 65536);
+  if (toGo64k) floors.push(floor('xlang', 'Node -> Go 64 KiB ring file bytes/s', toGo64k.bytesPerSec, 5e9, 'B/s'));
+  const latency = finder('latency');
+  const spin = latency('ring-thread-spin');
+  const reference = latency('c-thread-spin');
+  if (spin?.latency && reference?.latency) {
+    floors.push(floor('latency', 'ping-pong spin vs C reference (ring-thread-spin p50 / c-thread-spin p50)', spin.latency.p50 / reference.latency.p50, 3, 'x', { atMost: true }));
   }
   return floors;
+}
+
+/**
+ * Latency figures the issue wants stated next to the floors: the wake-up latency of a parked
+ * consumer (one-way, p50 and p99), in another process and in another thread, and the two sides of
+ * the spinning ping-pong ratio. Lines for people.
+ */
+export function latencyStatements(cases) {
+  const find = (transport) => cases.find((c) => c.suite === 'latency' && c.transport === transport && c.error === undefined && c.latency !== undefined);
+  const lines = [];
+  const percentiles = (c) => `p50 ${c.latency.p50.toFixed(1)} µs, p99 ${c.latency.p99.toFixed(1)} µs`;
+  const processWakeup = find('ringfile-process-wakeup');
+  if (processWakeup) lines.push(`Wake-up latency of a parked ring-file consumer in another process (\`ringfile-process-wakeup\`, one way, ${formatBytes(processWakeup.recordSize)} pings): ${percentiles(processWakeup)}.`);
+  const threadWakeup = find('ring-thread-wakeup');
+  if (threadWakeup) lines.push(`Wake-up latency of a parked in-memory ring consumer in another thread (\`ring-thread-wakeup\`, one way): ${percentiles(threadWakeup)}.`);
+  const spin = find('ring-thread-spin');
+  const reference = find('c-thread-spin');
+  if (spin && reference) lines.push(`Spinning ping-pong round trip: ring-thread-spin ${percentiles(spin)}, p99.9 ${spin.latency.p999.toFixed(1)} µs; C reference c-thread-spin ${percentiles(reference)}, p99.9 ${reference.latency.p999.toFixed(1)} µs (same run, same number of pings).`);
+  return lines;
 }
 
 /**
@@ -57,8 +98,8 @@ export function floorBounds(cases) {
   return lines;
 }
 
-function floor(name, value, threshold, unit) {
-  return { name, value, threshold, unit, met: value >= threshold };
+function floor(suite, name, value, threshold, unit, { atMost = false } = {}) {
+  return { suite, name, value, threshold, unit, ...(atMost ? { atMost } : {}), met: atMost ? value <= threshold : value >= threshold };
 }
 
 export function buildResults({ machine, options, suites, cases, extras, hostLoad }) {
@@ -129,6 +170,13 @@ export function validateResults(doc) {
     }
   });
   need(Array.isArray(doc.floors), 'floors is not an array');
+  (Array.isArray(doc.floors) ? doc.floors : []).forEach((f, i) => {
+    const at = `floors[${i}]`;
+    need(typeof f.suite === 'string' && typeof f.name === 'string', `${at}.suite and .name must be strings`);
+    need(isNumber(f.value) && isNumber(f.threshold), `${at}.value and .threshold must be numbers`);
+    need(['x', 'B/s', 'records/s'].includes(f.unit), `${at}.unit is ${f.unit}`);
+    need(typeof f.met === 'boolean' && f.met === (f.atMost ? f.value <= f.threshold : f.value >= f.threshold), `${at}.met must follow from value, threshold and atMost`);
+  });
   return problems;
 }
 
@@ -254,21 +302,26 @@ export function renderMarkdown(doc, { command, suiteInfo, charts }) {
   }
   lines.push('', 'Medians and min – max are over rounds. Ratios are the median over rounds of (row / column) measured in the same round. Heap growth: heapUsed after a trial minus before it (after a full GC), main isolate plus the peer isolate or process, median over rounds; a flat figure does not prove no allocation (scavenges run during a trial), so GCs/trial counts the collections V8 started on its own during a trial in those isolates (median). RSS: largest resident set after a trial (main process, plus the peer process where there is one).');
 
-  if (doc.floors.length > 0) {
-    lines.push('', '## Floors (in-process suite, from the issue)', '');
-    lines.push(
-      table(
-        ['floor', 'measured', 'required', 'result'],
-        doc.floors.map((f) => [
-          f.name,
-          f.unit === 'x' ? formatRatio(f.value) : f.unit === 'B/s' ? formatByteRate(f.value) : `${formatRate(f.value)}/s`,
-          f.unit === 'x' ? `>= ${f.threshold}x` : f.unit === 'B/s' ? `>= ${formatByteRate(f.threshold)}` : `>= ${formatRate(f.threshold)}/s`,
-          f.met ? 'met' : '**missed**',
-        ]),
-      ),
-    );
+  const statements = latencyStatements(doc.cases);
+  if (doc.floors.length > 0 || statements.length > 0) {
+    lines.push('', '## Floors (from the issue)', '');
+    if (doc.floors.length > 0) {
+      lines.push(
+        table(
+          ['suite', 'floor', 'measured', 'required', 'result'],
+          doc.floors.map((f) => [
+            f.suite ?? '',
+            f.name,
+            f.unit === 'x' ? formatRatio(f.value) : f.unit === 'B/s' ? formatByteRate(f.value) : `${formatRate(f.value)}/s`,
+            `${f.atMost ? '<=' : '>='} ${f.unit === 'x' ? `${f.threshold}x` : f.unit === 'B/s' ? formatByteRate(f.threshold) : `${formatRate(f.threshold)}/s`}`,
+            f.met ? 'met' : '**missed**',
+          ]),
+        ),
+      );
+    }
     const bounds = floorBounds(doc.cases);
-    if (bounds.length > 0) lines.push('', 'What bounds them, from the same run:', '', ...bounds.map((line) => `- ${line}`));
+    if (bounds.length > 0) lines.push('', 'What bounds the in-process floors, from the same run:', '', ...bounds.map((line) => `- ${line}`));
+    if (statements.length > 0) lines.push('', 'Latency, from the latency suite:', '', ...statements.map((line) => `- ${line}`));
   }
 
   for (const [name, suite] of Object.entries(doc.suites)) {

@@ -2,18 +2,24 @@
  * Suite "latency": ping-pong round trips, one record in flight, the echo side in another thread or
  * process. Per contender: round trips/s and round-trip percentiles over every ping of every round.
  *   ring-thread-spin       two in-memory rings, worker echo, both sides spin (never park)
+ *   c-thread-spin          the C reference for ring-thread-spin (bench/native/pingpong.c, cc -O2):
+ *                          two threads, two SPSC rings with acquire/release positions, both
+ *                          spinning; as many pings per trial as ring-thread-spin (sameCountAs)
  *   ring-thread-park       the same with spin 0: every wait parks (Atomics.wait), every publish wakes
  *   ring-thread-wakeup     one-way ping latency of ring-thread-park (send -> echo side running),
  *                          stamped with performance.timeOrigin + now() on both threads
  *   postMessage-thread     worker echo of one postMessage per ping
  *   ringfile-process-spin  two /dev/shm ring files, child process echo, spinning (native addon)
  *   ringfile-process-park  the same, parking on the futex doorbells (native addon)
+ *   ringfile-process-wakeup  one-way ping latency of ringfile-process-park (publish -> parked
+ *                          consumer in the other process running), stamped as ring-thread-wakeup
  *   socket-process         Unix domain socket echo in a child process
  */
 import { fileURLToPath } from 'node:url';
 import { RingConsumer, RingProducer, createRing } from '../../dist/index.js';
 import { ProcessPeer, WorkerPeer, runInterleaved, toCases } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
+import { nativePingPong } from '../native/pingpong.mjs';
 import { socketServer } from '../lib/sockets.mjs';
 import { FRAME_HEADER, RECORD_TYPE, makeFrame, makePayload } from '../lib/workload.mjs';
 
@@ -23,7 +29,7 @@ const SPIN_FOREVER = 1_000_000_000;
 const STALL_MS = 30_000;
 
 export const description =
-  'Ping-pong round trips with one record in flight (µs): rings between threads and processes, spinning and parked, vs postMessage and a Unix socket. Wake-up latency is the one-way figure of the parked in-memory ring.';
+  'Ping-pong round trips with one record in flight (µs): rings between threads and processes, spinning and parked, vs postMessage and a Unix socket. Wake-up latency is the one-way figure of a parked consumer: in another thread (in-memory ring) and in another process (ring file). c-thread-spin is the C reference for ring-thread-spin.';
 
 function latencyContender(transport, label, size, fields) {
   return {
@@ -99,6 +105,26 @@ function threadRingContenders(size, spin, mode) {
     },
   });
   return [rtt];
+}
+
+/**
+ * The C reference, one child process per trial. Its own clock times every round trip; the 1000
+ * warm-up pings let both threads reach their cores and the rings' lines settle before the timed ones.
+ */
+function cReferenceContender(size, native) {
+  return latencyContender('c-thread-spin', 'C reference (bench/native/pingpong.c, cc -O2, C11 atomics): two threads, two SPSC rings with acquire/release positions, both spinning; the same number of pings as ring-thread-spin', size, {
+    sameCountAs: 'ring-thread-spin',
+    async trial(count) {
+      const report = await native.run(size, count, 1000);
+      if (report.count !== count || report.latencyNs.length !== count) throw new Error(`C reference timed ${report.latencyNs.length} pings, expected ${count}`);
+      return {
+        elapsedMs: report.elapsedNs / 1e6,
+        heapGrowthBytes: 0,
+        rssBytes: process.memoryUsage().rss + report.rssBytes,
+        latency: Float64Array.from(report.latencyNs, (ns) => ns / 1000),
+      };
+    },
+  });
 }
 
 function postMessageContender(size) {
@@ -207,7 +233,11 @@ function ringFileContender(size, RingFile, mode) {
           producer.close();
           return end;
         });
-        return { ...outcome, latency: result.roundTrips };
+        const derived =
+          mode === 'park'
+            ? [{ transport: 'ringfile-process-wakeup', label: 'one-way ping latency within ringfile-process-park (publish -> parked echo process running; clocks: performance.timeOrigin + now() in each process, a few µs apart at worst)', latency: result.oneWay }]
+            : undefined;
+        return { ...outcome, latency: result.roundTrips, derived };
       } finally {
         consumer.close();
         pingFile.close();
@@ -226,7 +256,10 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const size = Math.max(FRAME_HEADER, sizes[0]);
   const notes = [`record size ${size} B (the smallest of --sizes)`];
   const rings = await ringFiles();
+  const native = nativePingPong();
   let contenders = [...threadRingContenders(size, SPIN_FOREVER, 'spin'), ...threadRingContenders(size, 0, 'park'), postMessageContender(size), socketContender(size)];
+  if (native.available) contenders.splice(1, 0, cReferenceContender(size, native));
+  else notes.push(`c-thread-spin (C reference) unavailable: ${native.reason}`);
   if (rings.available) contenders.push(ringFileContender(size, rings.RingFile, 'spin'), ringFileContender(size, rings.RingFile, 'park'));
   else notes.push(`ring-file contenders skipped: ${rings.reason}`);
   if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));

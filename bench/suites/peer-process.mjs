@@ -96,11 +96,16 @@ async function ringEcho({ pingPath, pongPath, spin }) {
   const pongFile = RingFile.open(pongPath);
   const consumer = pingFile.consumer({ spin });
   const producer = pongFile.producer({ publish: 'eager', spin });
+  const out = new DataView(producer.data.buffer, producer.data.byteOffset, producer.data.byteLength);
   let echoed = 0;
+  // The receive time goes into the echo's first 8 bytes, as in latency-worker.mjs: the one-way
+  // (wake-up) latency of the ping.
   const echo = (type, data, offset, length) => {
+    const receivedAt = performance.timeOrigin + performance.now();
     const at = producer.tryClaim(length, type);
     if (at < 0) throw new Error('echo ring full');
     producer.data.set(data.subarray(offset, offset + length), at);
+    out.setFloat64(at, receivedAt, true);
     producer.commit();
     echoed++;
   };

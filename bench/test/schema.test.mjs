@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { machineInfo, toCases } from '../harness.mjs';
 import { chartSpecs } from '../lib/charts.mjs';
-import { SCHEMA, buildResults, checkFloors, floorBounds, renderMarkdown, validateResults } from '../lib/report.mjs';
+import { SCHEMA, buildResults, checkFloors, floorBounds, latencyStatements, renderMarkdown, validateResults } from '../lib/report.mjs';
 
 function sampleDoc() {
   const state = (transport, recordSize, rates) => ({
@@ -109,4 +109,41 @@ test('floor bounds: the same run\'s copy references, stated next to the floors',
   assert.match(lines[1], /cannot exceed 0\.33x of memcpy-set/);
   assert.match(lines[1], /0\.20x of memcpy-set-sab/);
   assert.deepEqual(floorBounds([]), []);
+});
+
+test('floors of the cross-process, cross-language and latency suites; a latency ratio is a ceiling', () => {
+  const at = (suite, transport, recordSize, fields) => ({ suite, transport, recordSize, ratios: {}, ...fields });
+  const latency = (p50, p99) => ({ unit: 'us', p50, p90: p99, p99, p999: p99, max: p99, samples: 10 });
+  const cases = [
+    at('xproc', 'ringfile-batched', 64, { recordsPerSec: 30e6, bytesPerSec: 30e6 * 64, ratios: { 'socket-batched': 1.2 } }),
+    at('xlang', 'node->go-ringfile', 64, { recordsPerSec: 20e6, bytesPerSec: 20e6 * 64, ratios: { 'node->go-socket-batched': 2, 'node->go-socket-per-write': 50 } }),
+    at('xlang', 'node->go-ringfile', 65536, { recordsPerSec: 1e5, bytesPerSec: 1e5 * 65536 }),
+    at('latency', 'ring-thread-spin', 64, { latency: latency(0.75, 2) }),
+    at('latency', 'c-thread-spin', 64, { latency: latency(0.3, 0.5) }),
+    at('latency', 'ringfile-process-wakeup', 64, { latency: latency(4.5, 30) }),
+  ];
+  const byName = Object.fromEntries(checkFloors(cases).map((f) => [f.name, f]));
+  assert.equal(byName['Node -> Node /dev/shm 64 B batched records/s'].met, true);
+  assert.equal(byName['Node -> Node /dev/shm 64 B vs batched Unix socket'].met, false);
+  assert.equal(byName['Node -> Go 64 B ring file vs batched Unix socket'].met, true);
+  assert.equal(byName['Node -> Go 64 B ring file vs per-write Unix socket'].met, true);
+  assert.equal(byName['Node -> Go 64 KiB ring file bytes/s'].met, true);
+  const ping = byName['ping-pong spin vs C reference (ring-thread-spin p50 / c-thread-spin p50)'];
+  assert.equal(ping.suite, 'latency');
+  assert.equal(ping.atMost, true);
+  assert.equal(ping.value, 2.5);
+  assert.equal(ping.met, true);
+  const lines = latencyStatements(cases);
+  assert.match(lines[0], /parked ring-file consumer in another process.*p50 4\.5 µs, p99 30\.0 µs/);
+  assert.match(lines[1], /C reference c-thread-spin p50 0\.3 µs/);
+  const doc = sampleDoc();
+  doc.cases = doc.cases.filter((c) => c.suite !== 'latency');
+  doc.cases.push(...cases.filter((c) => c.suite === 'latency').map((c) => ({ ...c, recordsPerSec: 1e5, recordsPerSecRange: [1e5, 1e5], bytesPerSec: 64e5, bytesPerSecRange: [64e5, 64e5], rounds: 1, heapGrowthBytes: 0, rssBytes: 1 << 26 })));
+  doc.floors = checkFloors(doc.cases);
+  assert.deepEqual(validateResults(doc), []);
+  const markdown = renderMarkdown(doc, { command: 'node bench/run.mjs', suiteInfo: {}, charts: [] });
+  assert.match(markdown, /\| latency \| ping-pong spin vs C reference .* \| <= 3x \| met \|/);
+  assert.match(markdown, /Wake-up latency of a parked ring-file consumer in another process/);
+  doc.floors[0].met = !doc.floors[0].met;
+  assert.match(validateResults(doc).join('\n'), /floors\[0\]\.met/);
 });
