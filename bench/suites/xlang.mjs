@@ -10,13 +10,17 @@
  *                          Node writes length-prefixed frames to a Unix socket (64 KiB writes or
  *                          one write per frame), bench/go/socketpeer reads them; timed in Node from
  *                          the accepted connection to the Go peer's report at EOF.
+ *   go->node-socket-batched / go->node-socket-per-write
+ *                          `socketpeer produce` writes the same frames (64 KiB writes or one write
+ *                          per frame), Node parses and touches them; timed in Node from the
+ *                          accepted connection to the last record parsed.
  * Ring-file cases need the native addon and the Go CLI; the socket cases need Go to build the peer.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RECORD_TYPE, expectedTouch, framesPerWrite, makeFrame, makePayload, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { FrameParser, RECORD_TYPE, expectedTouch, framesPerWrite, makeFrame, makePayload, ringCapacityFor, touch } from '../lib/workload.mjs';
 import { goCli, ringFiles, shmName } from '../lib/availability.mjs';
 import { socketServer } from '../lib/sockets.mjs';
 import { runInterleaved, toCases } from '../harness.mjs';
@@ -27,7 +31,7 @@ const SOCKET_PEER = path.join(here, '..', 'native', '.build', 'socketpeer');
 const STALL_MS = 30_000;
 
 export const description =
-  'Node <-> Go across processes: a /dev/shm ring file (native addon + go-peer CLI) in both directions, and the Unix-socket baseline (Node -> Go, batched and per write).';
+  'Node <-> Go across processes: a /dev/shm ring file (native addon + go-peer CLI) in both directions, and the Unix-socket baseline (batched and per write), both directions.';
 
 function buildSocketPeer() {
   try {
@@ -216,6 +220,54 @@ function nodeToGoSocket(size, batched) {
   );
 }
 
+function goToNodeSocket(size, batched) {
+  let server;
+  return contender(
+    batched ? 'go->node-socket-batched' : 'go->node-socket-per-write',
+    batched ? 'Go -> Node Unix socket, 64 KiB writes of length-prefixed frames' : 'Go -> Node Unix socket, one write per frame',
+    size,
+    {
+      maxCount: batched ? Math.floor(4 * 2 ** 30 / (size + 8)) : Math.floor(512 * 2 ** 20 / (size + 8)),
+      async setup() {
+        server = await socketServer('xlang');
+      },
+      async trial(count) {
+        const heapBefore = process.memoryUsage().heapUsed;
+        const { child, finished } = runJsonPeer(SOCKET_PEER, ['produce', server.path, String(count), String(size), batched ? 'batched' : 'per-write']);
+        finished.catch(() => undefined);
+        try {
+          const socket = await server.connection();
+          const start = performance.now();
+          let seen = 0;
+          let touched = 0;
+          const parser = new FrameParser((type, data, offset, length) => {
+            seen++;
+            touched += touch(data, offset, length);
+          });
+          const end = await new Promise((resolve, reject) => {
+            let last;
+            socket.on('data', (chunk) => {
+              parser.push(chunk);
+              if (seen >= count && last === undefined) last = performance.now();
+            });
+            socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${seen} of ${count} records`)) : resolve(last)));
+            socket.once('error', reject);
+          });
+          const { report } = await finished;
+          if (seen !== count) throw new Error(`Node saw ${seen} records, expected ${count}`);
+          if (touched !== expectedTouch(size) * count) throw new Error('Go -> Node socket: payload check failed');
+          return { elapsedMs: end - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
+        } finally {
+          if (child.exitCode === null) child.kill();
+        }
+      },
+      async teardown() {
+        await server?.close();
+      },
+    },
+  );
+}
+
 export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const notes = [];
   const rings = await ringFiles();
@@ -231,7 +283,7 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   for (const size of sizes) {
     let contenders = [];
     if (rings.available && cli.available) contenders.push(nodeToGoRing(size, rings.RingFile, cli), goToNodeRing(size, rings.RingFile, cli));
-    if (socketPeer.available) contenders.push(nodeToGoSocket(size, true), nodeToGoSocket(size, false));
+    if (socketPeer.available) contenders.push(nodeToGoSocket(size, true), nodeToGoSocket(size, false), goToNodeSocket(size, true), goToNodeSocket(size, false));
     if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
     if (contenders.length === 0) continue;
     progress(`xlang: ${size} B records, ${contenders.length} contenders`);
