@@ -64,6 +64,7 @@ export function latencyStatements(cases) {
   if (threadWakeup) lines.push(`Wake-up latency of a parked in-memory ring consumer in another thread (\`ring-thread-wakeup\`, one way): ${percentiles(threadWakeup)}.`);
   const spin = find('ring-thread-spin');
   const reference = find('c-thread-spin');
+  if (spin && !reference) lines.push('Ping-pong spin vs C reference: not checked, the C reference (c-thread-spin) did not run (see the latency suite\'s notes).');
   if (spin && reference) lines.push(`Spinning ping-pong round trip: ring-thread-spin ${percentiles(spin)}, p99.9 ${spin.latency.p999.toFixed(1)} µs; C reference c-thread-spin ${percentiles(reference)}, p99.9 ${reference.latency.p999.toFixed(1)} µs (same run, same number of pings).`);
   return lines;
 }

@@ -136,6 +136,7 @@ test('floors of the cross-process, cross-language and latency suites; a latency 
   const lines = latencyStatements(cases);
   assert.match(lines[0], /parked ring-file consumer in another process.*p50 4\.5 µs, p99 30\.0 µs/);
   assert.match(lines[1], /C reference c-thread-spin p50 0\.3 µs/);
+  assert.match(latencyStatements(cases.filter((c) => c.transport !== 'c-thread-spin')).join('\n'), /not checked, the C reference \(c-thread-spin\) did not run/);
   const doc = sampleDoc();
   doc.cases = doc.cases.filter((c) => c.suite !== 'latency');
   doc.cases.push(...cases.filter((c) => c.suite === 'latency').map((c) => ({ ...c, recordsPerSec: 1e5, recordsPerSecRange: [1e5, 1e5], bytesPerSec: 64e5, bytesPerSecRange: [64e5, 64e5], rounds: 1, heapGrowthBytes: 0, rssBytes: 1 << 26 })));
