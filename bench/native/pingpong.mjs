@@ -1,7 +1,10 @@
 /**
  * The C ping-pong reference of the latency suite (bench/native/pingpong.c: two threads, two SPSC
  * rings with acquire/release positions, both spinning), built with the system C compiler by
- * build.mjs. Each call runs one child process for one trial.
+ * build.mjs. Each call runs one child process for one trial, interleaved with the Node contenders
+ * (unlike memcpy.mjs, which measures before any worker exists): here the workers are idle between
+ * trials, and ring-thread-spin's p50 with and without this contender in the rounds showed no
+ * difference beyond the host's run-to-run spread (1.2-2.2 µs either way, --quick --rounds 5).
  */
 import { execFile } from 'node:child_process';
 import { buildC } from './build.mjs';
