@@ -89,7 +89,7 @@ function memoryNow(heapBefore) {
 }
 
 function nodeToGoRing(size, RingFile, cli) {
-  return contender('node->go-ringfile', 'Node producer (publish auto) -> Go bench-consume (counts lengths, does not read payloads), /dev/shm ring file', size, {
+  return contender('node->go-ringfile', 'Node producer (publish auto) -> Go bench-consume (touches each payload as the socket peer does), /dev/shm ring file', size, {
     async trial(count) {
       const filePath = shmName(RingFile, 'xlang');
       const file = RingFile.create(filePath, { capacity: ringCapacityFor(size), maxRecordLength: size });
