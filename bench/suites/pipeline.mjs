@@ -6,22 +6,46 @@
  *   ringfiles-processes  the same over /dev/shm ring files between processes   (native addon)
  *   sockets-processes    source process -> Unix socket -> relay process -> Unix socket -> main,
  *                        64 KiB writes of length-prefixed frames
- * (src/pipeline.ts, the worker-pool pipeline API, is not benchmarked here yet.)
+ * and the library's worker-pool pipeline against piscina's ordinary tasks, the same three stage
+ * functions (pipeline-stages/: parse -> transform -> verify, one worker each, in order) between a
+ * source and a sink in this thread:
+ *   shmring-pipeline       runPipeline: the stages joined by rings
+ *   piscina-tasks          one piscina pool per stage, pool.run(record) per record and stage
+ *                          (structured clone both ways), chained, at most 1024 records in flight
+ *   piscina-tasks-batched  the same with 256 records per task packed in one transferred ArrayBuffer
+ * For these three, time runs from the moment the last warm-up record has come out of the last stage
+ * (every worker is up) to the last record in the sink; heap growth is the main isolate's only. The
+ * piscina pools live across trials, so one warm-up record suffices; runPipeline starts fresh workers
+ * per run, whose code starts cold (a 64 B run of 5,000 records measured 90 k records/s here, of
+ * 1,000,000 records 2 M/s), so its trials first send PIPELINE_WARMUP records (at most 256 MiB) and
+ * the figure is its steady state, like the pools'.
  */
 import { fileURLToPath } from 'node:url';
-import { RingConsumer, createRing } from '../../dist/index.js';
+import { Piscina } from 'piscina';
+import { RingConsumer, createRing, runPipeline } from '../../dist/index.js';
 import { ProcessPeer, WorkerPeer, heapBaseline, runInterleaved, toCases } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
 import { socketServer } from '../lib/sockets.mjs';
 import { FRAME_HEADER, FrameParser, expectedTouch, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { MIN_RECORD, checksum, makeRecord, maskedChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
 const PEER = fileURLToPath(new URL('./peer-process.mjs', import.meta.url));
 const STALL_MS = 30_000;
 const SPIN = 2000;
+const STAGES = ['parse', 'transform', 'verify'];
+const stageUrl = (stage) => new URL(`./pipeline-stages/${stage}.mjs`, import.meta.url);
+const BATCH_TASK_URL = new URL('./pipeline-stages/batch-task.mjs', import.meta.url);
+/** Records submitted and not yet in the sink, for the per-record piscina contender. */
+const TASKS_IN_FLIGHT = 1024;
+/** Records per task of piscina-tasks-batched, and at most this many bytes per task. */
+const BATCH_RECORDS = 256;
+const BATCH_BYTES = 4 << 20;
+const PIPELINE_WARMUP = 100_000;
+const PIPELINE_WARMUP_BYTES = 256 << 20;
 
 export const description =
-  'Three-stage chain source -> relay -> sink (sink in the main thread): rings between threads, ring files between processes, Unix sockets between processes.';
+  'Three-stage chain source -> relay -> sink (sink in the main thread): rings between threads, ring files between processes, Unix sockets between processes; runPipeline with 3 worker stages vs the same stages as piscina tasks, per record and 256 per task.';
 
 let seen = 0;
 let touched = 0;
@@ -182,6 +206,180 @@ function socketProcesses(size) {
   });
 }
 
+/**
+ * The sink of the stage contenders: records arrive in source order, each with transform's flips;
+ * sequences 0 .. warmup - 1 are the warm-up, `first` resolves when the last of them has arrived, and
+ * check() returns the milliseconds from then to the arrival of sequence `last`.
+ */
+function stageSink(size, last, warmup = 1) {
+  const expected = maskedChecksum(size);
+  const sink = {
+    next: 0,
+    firstAt: 0,
+    lastAt: 0,
+    first: undefined,
+    accept(data) {
+      const sequence = sequenceOf(data);
+      if (sequence !== sink.next) throw new Error(`sink: record ${sequence} arrived, expected ${sink.next}`);
+      if (data.length !== size) throw new Error(`sink: record ${sequence} has ${data.length} bytes, expected ${size}`);
+      if (checksum(data) !== expected) throw new Error(`sink: record ${sequence} has checksum ${checksum(data)}, expected ${expected}`);
+      sink.next++;
+      if (sequence === warmup - 1) {
+        sink.firstAt = performance.now();
+        sink.resolveFirst();
+      }
+      if (sequence === last) sink.lastAt = performance.now();
+    },
+    check(label) {
+      if (sink.next !== last + 1) throw new Error(`${label}: sink saw ${sink.next} records, expected ${last + 1}`);
+      return sink.lastAt - sink.firstAt;
+    },
+  };
+  sink.first = new Promise((resolve) => (sink.resolveFirst = resolve));
+  return sink;
+}
+
+function stageContender(transport, label, size, fields) {
+  return {
+    id: `${transport}@${size}`,
+    transport,
+    label,
+    recordSize: size,
+    initialCount: Math.max(16, Math.min(5_000, Math.floor((4 << 20) / size))),
+    minCount: 16,
+    maxCount: Math.max(16, Math.floor(2 * 2 ** 30 / size)),
+    ...fields,
+  };
+}
+
+/** Waits for the warm-up, or rejects when the pipeline stops early (a failed stage) so the source ends. */
+function untilFirstOrAbort(first, signal) {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return Promise.race([first, new Promise((resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+}
+
+/** A submitted chain whose failure the trial sees when it awaits it, not as an unhandled rejection before. */
+function handled(promise) {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+function memoryOfMain(heapBefore) {
+  return { heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, rssBytes: process.memoryUsage().rss };
+}
+
+function shmringPipeline(size) {
+  const warmup = Math.min(PIPELINE_WARMUP, Math.max(256, Math.floor(PIPELINE_WARMUP_BYTES / size)));
+  return stageContender('shmring-pipeline', `runPipeline: parse -> transform -> verify, 1 worker each, ordered, rings (after ${warmup} warm-up records)`, size, {
+    initialCount: Math.max(1000, Math.min(200_000, Math.floor((64 << 20) / size))),
+    async trial(count) {
+      const sink = stageSink(size, warmup + count - 1, warmup);
+      const record = makeRecord(size);
+      const heapBefore = heapBaseline();
+      await runPipeline({
+        stages: STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
+        ringCapacity: ringCapacityFor(size),
+        async source(writer) {
+          // The warm-up: the clock starts once its last record is out of the last stage.
+          for (let sequence = 0; sequence < warmup; sequence++) {
+            setSequence(record, sequence);
+            const full = writer.write(record);
+            if (full) await full;
+          }
+          await untilFirstOrAbort(sink.first, writer.signal);
+          for (let sequence = warmup; sequence < warmup + count; sequence++) {
+            setSequence(record, sequence);
+            const full = writer.write(record);
+            if (full) await full;
+          }
+        },
+        sink: (data) => sink.accept(data),
+      });
+      return { elapsedMs: sink.check(this.transport), ...memoryOfMain(heapBefore) };
+    },
+  });
+}
+
+/** One pool per stage, one thread each, like the ring pipeline's one worker per stage. */
+function piscinaPools(filenames) {
+  return filenames.map((filename) => new Piscina({ filename: filename.href, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 }));
+}
+
+function piscinaTasks(size) {
+  let pools;
+  return stageContender('piscina-tasks', `piscina pool per stage, pool.run(record) per record and stage, <= ${TASKS_IN_FLIGHT} in flight`, size, {
+    // Trials of at least twice the records in flight, so a trial is more than filling the window.
+    initialCount: 2 * TASKS_IN_FLIGHT,
+    minCount: 2 * TASKS_IN_FLIGHT,
+    async setup() {
+      pools = piscinaPools(STAGES.map(stageUrl));
+    },
+    async trial(count) {
+      const sink = stageSink(size, count);
+      const template = makeRecord(size);
+      const [parsePool, transformPool, verifyPool] = pools;
+      // Each record is a fresh copy: a queued task is cloned when piscina posts it, not at run().
+      const submit = (sequence) => {
+        const record = template.slice();
+        setSequence(record, sequence);
+        return parsePool.run(record).then((parsed) => transformPool.run(parsed)).then((transformed) => verifyPool.run(transformed));
+      };
+      const heapBefore = heapBaseline();
+      sink.accept(await submit(0));
+      const inFlight = [];
+      for (let sequence = 1; sequence <= count; sequence++) {
+        inFlight.push(handled(submit(sequence)));
+        if (inFlight.length >= TASKS_IN_FLIGHT) sink.accept(await inFlight.shift());
+      }
+      while (inFlight.length > 0) sink.accept(await inFlight.shift());
+      return { elapsedMs: sink.check(this.transport), ...memoryOfMain(heapBefore) };
+    },
+    async teardown() {
+      await Promise.all((pools ?? []).map((pool) => pool.destroy()));
+    },
+  });
+}
+
+function piscinaTasksBatched(size) {
+  let pools;
+  const perTask = Math.max(1, Math.min(BATCH_RECORDS, Math.floor(BATCH_BYTES / size)));
+  const batchesInFlight = Math.max(2, Math.ceil(TASKS_IN_FLIGHT / perTask));
+  return stageContender('piscina-tasks-batched', `piscina pool per stage, ${perTask} records per task in one transferred ArrayBuffer`, size, {
+    async setup() {
+      pools = piscinaPools(STAGES.map(() => BATCH_TASK_URL));
+    },
+    async trial(count) {
+      const sink = stageSink(size, count);
+      const template = makeRecord(size);
+      const run = (pool, stage, buffer) => pool.run({ stage, buffer, recordSize: size }, { transferList: [buffer] });
+      const submit = (first, records) => {
+        const buffer = new ArrayBuffer(records * size);
+        for (let i = 0; i < records; i++) {
+          const record = new Uint8Array(buffer, i * size, size);
+          record.set(template);
+          setSequence(record, first + i);
+        }
+        return STAGES.reduce((previous, stage, s) => previous.then((moved) => run(pools[s], stage, moved)), Promise.resolve(buffer));
+      };
+      const drain = (buffer) => {
+        for (let offset = 0; offset < buffer.byteLength; offset += size) sink.accept(new Uint8Array(buffer, offset, size));
+      };
+      const heapBefore = heapBaseline();
+      drain(await submit(0, 1));
+      const inFlight = [];
+      for (let first = 1; first <= count; first += perTask) {
+        inFlight.push(handled(submit(first, Math.min(perTask, count + 1 - first))));
+        if (inFlight.length >= batchesInFlight) drain(await inFlight.shift());
+      }
+      while (inFlight.length > 0) drain(await inFlight.shift());
+      return { elapsedMs: sink.check(this.transport), ...memoryOfMain(heapBefore) };
+    },
+    async teardown() {
+      await Promise.all((pools ?? []).map((pool) => pool.destroy()));
+    },
+  });
+}
+
 export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const notes = [];
   const rings = await ringFiles();
@@ -190,6 +388,8 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   for (const size of sizes) {
     let contenders = [ringThreads(size), socketProcesses(size)];
     if (rings.available) contenders.splice(1, 0, ringFileProcesses(size, rings.RingFile));
+    if (size >= MIN_RECORD) contenders.push(shmringPipeline(size), piscinaTasks(size), piscinaTasksBatched(size));
+    else notes.push(`${size} B: runPipeline and piscina contenders skipped (records carry a 4-byte sequence number; at least ${MIN_RECORD} B)`);
     if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
     if (contenders.length === 0) continue;
     progress(`pipeline: ${size} B records, ${contenders.length} contenders`);
