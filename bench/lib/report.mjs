@@ -7,9 +7,10 @@ import { formatBytes } from './workload.mjs';
 export const SCHEMA = 'shmring-bench/1';
 
 /**
- * Floors from the issue: in-process (64 B batched and 4 KiB), cross-process Node -> Node, Node -> Go
- * and ping-pong latency against the same run's C reference. Each is checked only when its cases ran;
- * `value` is what was measured, `atMost` marks a ceiling (a ratio of latencies) instead of a floor.
+ * Floors from the issue: in-process (64 B batched and 4 KiB), cross-process Node -> Node, Node -> Go,
+ * the 3-stage runPipeline against the same stages as piscina per-record tasks, and ping-pong latency
+ * against the same run's C reference. Each is checked only when its cases ran; `value` is what was
+ * measured, `atMost` marks a ceiling (a ratio of latencies) instead of a floor.
  */
 export function checkFloors(cases) {
   const finder = (suite) => (transport, size) => cases.find((c) => c.suite === suite && c.transport === transport && (size === undefined || c.recordSize === size) && c.error === undefined);
@@ -40,6 +41,10 @@ export function checkFloors(cases) {
   }
   const toGo64k = xlang('node->go-ringfile', 65536);
   if (toGo64k) floors.push(floor('xlang', 'Node -> Go 64 KiB ring file bytes/s', toGo64k.bytesPerSec, 5e9, 'B/s'));
+  const pipeline = finder('pipeline')('shmring-pipeline', 64);
+  if (pipeline?.ratios['piscina-tasks'] !== undefined) {
+    floors.push(floor('pipeline', 'runPipeline vs piscina per-record tasks, 64 B', pipeline.ratios['piscina-tasks'], 10, 'x'));
+  }
   const latency = finder('latency');
   const spin = latency('ring-thread-spin');
   const reference = latency('c-thread-spin');

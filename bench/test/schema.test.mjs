@@ -111,6 +111,22 @@ test('floor bounds: the same run\'s copy references, stated next to the floors',
   assert.deepEqual(floorBounds([]), []);
 });
 
+test('pipeline floor: runPipeline vs piscina per-record tasks at 64 B, only when both ran', () => {
+  const at = (transport, recordSize, ratios) => ({ suite: 'pipeline', transport, recordSize, recordsPerSec: 1e6, bytesPerSec: 1e6 * recordSize, ratios });
+  const name = 'runPipeline vs piscina per-record tasks, 64 B';
+  const floors = checkFloors([
+    at('shmring-pipeline', 64, { 'piscina-tasks': 12.5, 'piscina-tasks-batched': 0.8 }),
+    at('shmring-pipeline', 4096, { 'piscina-tasks': 3 }),
+  ]);
+  assert.deepEqual(
+    floors.map((f) => [f.suite, f.name, f.value, f.threshold, f.unit, f.met]),
+    [['pipeline', name, 12.5, 10, 'x', true]],
+  );
+  assert.equal(checkFloors([at('shmring-pipeline', 64, { 'piscina-tasks': 9 })])[0].met, false);
+  assert.deepEqual(checkFloors([at('shmring-pipeline', 64, { 'piscina-tasks-batched': 20 })]), []);
+  assert.deepEqual(checkFloors([{ ...at('shmring-pipeline', 64, { 'piscina-tasks': 20 }), error: 'boom' }]), []);
+});
+
 test('floors of the cross-process, cross-language and latency suites; a latency ratio is a ceiling', () => {
   const at = (suite, transport, recordSize, fields) => ({ suite, transport, recordSize, ratios: {}, ...fields });
   const latency = (p50, p99) => ({ unit: 'us', p50, p90: p99, p99, p999: p99, max: p99, samples: 10 });
