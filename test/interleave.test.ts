@@ -67,9 +67,10 @@ function recordOutcome(type: number, length = 8): Outcome {
  * waiter asleep ('ok'); each time the waiter finds nothing and parks again. So at most three parks,
  * each 'ok' or 'not-equal'.
  */
-function expectRaceParks(parks: WaitResult[]): void {
-  expect(parks.length).toBeLessThanOrEqual(3);
-  for (const result of parks) expect(['ok', 'not-equal']).toContain(result);
+function expectRaceParks(parks: WaitResult[] | undefined): void {
+  expect(parks).toBeDefined();
+  expect(parks!.length).toBeLessThanOrEqual(3);
+  for (const result of parks!) expect(['ok', 'not-equal']).toContain(result);
 }
 
 /** Asserts the worker ran cleanly and its (parks, outcomes) is one of the acceptable ones. */

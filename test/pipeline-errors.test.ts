@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pipeline, PipelineError, runPipeline, type PipelineOptions, type StageDescriptor } from '../src/pipeline.js';
+import { failure } from './support/pipeline.js';
 
 const faults = new URL('./fixtures/stages/faults.mjs', import.meta.url);
 const FAULT_AT = 1234;
@@ -32,15 +33,6 @@ function stages(faulty: number, fault: string, options: object = {}): StageDescr
     workers: index === 1 ? 2 : 1,
     options: { faultAt: FAULT_AT, ...options },
   }));
-}
-
-async function failure(pipeline: Pipeline): Promise<PipelineError> {
-  const error = await pipeline.run().then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PipelineError);
-  return error as PipelineError;
 }
 
 function expectAllGone(pipeline: Pipeline): void {

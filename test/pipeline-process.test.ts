@@ -10,25 +10,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RingFile } from '../src/file.js';
-import { Pipeline, PipelineError, type PipelineOptions, type PipelineResult, type StageDescriptor } from '../src/pipeline.js';
+import { Pipeline, type PipelineOptions, type PipelineResult, type StageDescriptor } from '../src/pipeline.js';
 // @ts-expect-error -- plain JS fixture shared with the workers
 import { checkSink, recordType, sourceRecord } from './fixtures/stages/seeded.mjs';
+import { failure, seededSource } from './support/pipeline.js';
 
 const seeded = new URL('./fixtures/stages/seeded.mjs', import.meta.url);
 const nodeStage = fileURLToPath(new URL('./fixtures/stages/process-stage.mjs', import.meta.url));
 const goCli = fileURLToPath(new URL('../go-peer/bin/shmring', import.meta.url));
 const RECORDS = 200_000;
-
-/** Writes source records 0 .. count-1 of the seeded stream, reusing one scratch buffer. */
-function seededSource(count: number): PipelineOptions['source'] {
-  return async (out) => {
-    const scratch = new Uint8Array(64);
-    for (let n = 0; n < count; n++) {
-      const pending = out.write(sourceRecord(n, scratch), recordType(n));
-      if (pending !== undefined) await pending;
-    }
-  };
-}
 
 /** A Node process stage running the fixture with `flags`. */
 function nodeProcess(name: string, ...flags: string[]): StageDescriptor {
@@ -54,15 +44,6 @@ function orderedSink(onRecord?: (n: number) => void): { sink: PipelineOptions['s
     received: () => next,
     mismatch: () => mismatch,
   };
-}
-
-async function failure(pipeline: Pipeline): Promise<PipelineError> {
-  const error = await pipeline.run().then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(PipelineError);
-  return error as PipelineError;
 }
 
 let mappingsAtStart = 0;

@@ -5,24 +5,14 @@
  * compiled dist/ code: run `npx tsc -p tsconfig.json` first (scripts/test.sh does).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pipeline, runPipeline, type PipelineOptions } from '../src/pipeline.js';
+import { Pipeline, runPipeline } from '../src/pipeline.js';
 // @ts-expect-error -- plain JS fixture shared with the workers
 import { checkSink, recordType, reshaped, sourceRecord } from './fixtures/stages/seeded.mjs';
+import { seededSource } from './support/pipeline.js';
 
 const seeded = new URL('./fixtures/stages/seeded.mjs', import.meta.url);
 const faults = new URL('./fixtures/stages/faults.mjs', import.meta.url);
 const MILLION = 1_000_000;
-
-/** Writes source records 0 .. count-1 of the seeded stream, reusing one scratch buffer. */
-function seededSource(count: number): PipelineOptions['source'] {
-  return async (out) => {
-    const scratch = new Uint8Array(64);
-    for (let n = 0; n < count; n++) {
-      const pending = out.write(sourceRecord(n, scratch), recordType(n));
-      if (pending !== undefined) await pending;
-    }
-  };
-}
 
 afterEach(() => {
   // Every pipeline of the test has settled: nothing may be left behind.
