@@ -166,6 +166,21 @@ func (w waitFlags) options() shmring.WaitOptions {
 	return shmring.WaitOptions{Spin: spin}
 }
 
+// openConsumer opens the ring file at path and attaches its consumer; the caller closes the ring
+// (and detaches or closes the consumer as its command requires).
+func openConsumer(path string, wait waitFlags) (*shmring.Ring, *shmring.Consumer, error) {
+	ring, err := shmring.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
+	if err != nil {
+		ring.Close()
+		return nil, nil, err
+	}
+	return ring, consumer, nil
+}
+
 // streamFlags describe a slice of the test stream.
 type streamFlags struct {
 	count, seed, maxLength, start *uint64
@@ -340,15 +355,11 @@ func (c *command) cat(args []string) error {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	ring, err := shmring.Open(positional[0])
+	ring, consumer, err := openConsumer(positional[0], wait)
 	if err != nil {
 		return err
 	}
 	defer ring.Close()
-	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
-	if err != nil {
-		return err
-	}
 	defer consumer.Detach()
 	printed := uint64(0)
 	for *count == 0 || printed < *count {
@@ -486,15 +497,11 @@ func (c *command) consume(args []string) error {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	ring, err := shmring.Open(positional[0])
+	ring, consumer, err := openConsumer(positional[0], wait)
 	if err != nil {
 		return err
 	}
 	defer ring.Close()
-	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
-	if err != nil {
-		return err
-	}
 	seed, maxLength := uint32(*stream.seed), uint32(*stream.maxLength)
 	summary := streamSummary{Next: uint32(*stream.start)}
 	endOfStream := false
@@ -633,15 +640,11 @@ func (c *command) benchConsume(args []string) error {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	ring, err := shmring.Open(positional[0])
+	ring, consumer, err := openConsumer(positional[0], wait)
 	if err != nil {
 		return err
 	}
 	defer ring.Close()
-	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: wait.options()})
-	if err != nil {
-		return err
-	}
 	var records, bytes, touch uint64
 	count := func(_ uint16, data []byte) error {
 		// Touch each payload as every bench consumer does (one byte per 64-byte line and the last
