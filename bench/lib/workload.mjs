@@ -20,6 +20,32 @@ export function touch(data, offset, length) {
   return sum;
 }
 
+/**
+ * What the consuming side of a trial received: records counted and payloads touched, checked at the
+ * end against what was sent. `onRecord` has poll's handler signature and is bound, so it is passed
+ * as is (to pollSync, FrameParser, ...).
+ */
+export class Delivery {
+  seen = 0;
+  touched = 0;
+  onRecord = (type, data, offset, length) => {
+    this.seen++;
+    this.touched += touch(data, offset, length);
+  };
+
+  reset() {
+    this.seen = 0;
+    this.touched = 0;
+  }
+
+  /** Throws unless exactly `count` records of `size` bytes arrived with the expected payloads. */
+  check(label, count, size) {
+    if (this.seen !== count) throw new Error(`${label}: consumer saw ${this.seen} records, expected ${count}`);
+    const expected = expectedTouch(size) * count;
+    if (this.touched !== expected) throw new Error(`${label}: payload check ${this.touched} != ${expected}`);
+  }
+}
+
 /** A payload of `size` bytes with a recognisable pattern. */
 export function makePayload(size) {
   const payload = new Uint8Array(size);

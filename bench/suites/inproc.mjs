@@ -19,31 +19,26 @@ import { RingBuffer } from 'ringbuf.js';
 import { RingConsumer, createRing } from '../../dist/index.js';
 import { WorkerPeer, runInterleaved, toCases } from '../harness.mjs';
 import { nativeMemcpy } from '../native/memcpy.mjs';
-import { FRAME_HEADER, expectedTouch, makePayload, parseFrames, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { Delivery, FRAME_HEADER, makePayload, parseFrames, ringCapacityFor } from '../lib/workload.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
 
-// One handler for every consumer in this thread: a single function keeps the ring's poll loop
+// One Delivery, so one handler, for every consumer in this thread: a single function keeps the ring's poll loop
 // monomorphic (a different closure per contender would make the call site polymorphic).
-let seen = 0;
-let touched = 0;
-function onRecord(type, data, offset, length) {
-  seen++;
-  touched += touch(data, offset, length);
-}
+const delivery = new Delivery();
 
 const STALL_MS = 10_000;
 
 /** For spinning consumers: throws when called for STALL_MS without the record count moving. */
 function stallDetector() {
   let calls = 0;
-  let lastSeen = seen;
+  let lastSeen = delivery.seen;
   let since = performance.now();
   return () => {
     if ((++calls & 0xffff) !== 0) return;
     const now = performance.now();
-    if (seen !== lastSeen) {
-      lastSeen = seen;
+    if (delivery.seen !== lastSeen) {
+      lastSeen = delivery.seen;
       since = now;
     } else if (now - since > STALL_MS) {
       throw new Error(`no record for ${STALL_MS} ms`);
@@ -51,16 +46,7 @@ function stallDetector() {
   };
 }
 
-function resetCounters() {
-  seen = 0;
-  touched = 0;
-}
 
-function checkDelivery(label, count, size) {
-  if (seen !== count) throw new Error(`${label}: consumer saw ${seen} records, expected ${count}`);
-  const expected = expectedTouch(size) * count;
-  if (touched !== expected) throw new Error(`${label}: payload check ${touched} != ${expected}`);
-}
 
 /** A contender whose producer runs in its own worker and whose consumer runs here. */
 function workerContender({ transport, size, label, kind, extra = {}, consume, makeParams, maxBytes }) {
@@ -79,9 +65,9 @@ function workerContender({ transport, size, label, kind, extra = {}, consume, ma
     },
     async trial(count) {
       const { params, transfer, state } = makeParams(count);
-      resetCounters();
+      delivery.reset();
       const outcome = await peer.trial({ kind, count, size, ...extra, ...params }, transfer, () => consume(peer, count, state));
-      checkDelivery(transport, count, size);
+      delivery.check(transport, count, size);
       return outcome;
     },
     async teardown() {
@@ -103,8 +89,8 @@ function shmringContender(transport, label, size, kind, publish, spin) {
     },
     consume(_peer, count, { sab }) {
       const consumer = new RingConsumer(sab, { spin });
-      while (seen < count) {
-        if (consumer.pollSync(onRecord, Infinity, STALL_MS) === 0) {
+      while (delivery.seen < count) {
+        if (consumer.pollSync(delivery.onRecord, Infinity, STALL_MS) === 0) {
           if (consumer.ended) break;
           throw new Error(`no record for ${STALL_MS} ms`);
         }
@@ -132,14 +118,14 @@ function ringbufContender(size) {
       const view = new DataView(scratch.buffer);
       let filled = 0;
       const stall = stallDetector();
-      while (seen < count) {
+      while (delivery.seen < count) {
         const read = ring.pop(scratch, scratch.length - filled, filled);
         if (read === 0) {
           stall();
           continue;
         }
         filled += read;
-        const used = parseFrames(scratch, view, filled, onRecord);
+        const used = parseFrames(scratch, view, filled, delivery.onRecord);
         if (used > 0) {
           scratch.copyWithin(0, used, filled);
           filled -= used;
@@ -165,12 +151,12 @@ function postMessageContender(size, batched) {
       return new Promise((resolve) => {
         peer.onData = batched
           ? (bytes) => {
-              parseFrames(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.length, onRecord);
-              if (seen >= count) resolve(performance.now());
+              parseFrames(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes.length, delivery.onRecord);
+              if (delivery.seen >= count) resolve(performance.now());
             }
           : (payload) => {
-              onRecord(1, payload, 0, payload.length);
-              if (seen >= count) resolve(performance.now());
+              delivery.onRecord(1, payload, 0, payload.length);
+              if (delivery.seen >= count) resolve(performance.now());
             };
       });
     },
@@ -190,9 +176,9 @@ function messageChannelContender(size) {
     },
     consume(_peer, count, { port }) {
       const stall = stallDetector();
-      while (seen < count) {
+      while (delivery.seen < count) {
         const received = receiveMessageOnPort(port);
-        if (received !== undefined) onRecord(1, received.message, 0, received.message.length);
+        if (received !== undefined) delivery.onRecord(1, received.message, 0, received.message.length);
         else stall();
       }
       const end = performance.now();

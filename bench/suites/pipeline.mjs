@@ -26,7 +26,7 @@ import { RingConsumer, createRing, runPipeline } from '../../dist/index.js';
 import { ProcessPeer, WorkerPeer, heapBaseline, runInterleaved, toCases } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
 import { socketServer } from '../lib/sockets.mjs';
-import { FRAME_HEADER, FrameParser, expectedTouch, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { Delivery, FRAME_HEADER, FrameParser, ringCapacityFor } from '../lib/workload.mjs';
 import { MIN_RECORD, checksum, makeRecord, maskedChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
@@ -47,17 +47,7 @@ const PIPELINE_WARMUP_BYTES = 256 << 20;
 export const description =
   'Three-stage chain source -> relay -> sink (sink in the main thread): rings between threads, ring files between processes, Unix sockets between processes; runPipeline with 3 worker stages vs the same stages as piscina tasks, per record and 256 per task.';
 
-let seen = 0;
-let touched = 0;
-function onRecord(type, data, offset, length) {
-  seen++;
-  touched += touch(data, offset, length);
-}
-
-function check(label, count, size) {
-  if (seen !== count) throw new Error(`${label}: sink saw ${seen} records, expected ${count}`);
-  if (touched !== expectedTouch(size) * count) throw new Error(`${label}: payload check failed`);
-}
+const delivery = new Delivery();
 
 function contender(transport, label, size, fields) {
   return {
@@ -73,8 +63,8 @@ function contender(transport, label, size, fields) {
 }
 
 function drainRing(consumer, count) {
-  while (seen < count) {
-    if (consumer.pollSync(onRecord, Infinity, STALL_MS) === 0) {
+  while (delivery.seen < count) {
+    if (consumer.pollSync(delivery.onRecord, Infinity, STALL_MS) === 0) {
       if (consumer.ended) break;
       throw new Error(`no record for ${STALL_MS} ms`);
     }
@@ -97,8 +87,7 @@ function ringThreads(size) {
       await Promise.all([source.loaded, relay.loaded]);
     },
     async trial(count) {
-      seen = 0;
-      touched = 0;
+      delivery.reset();
       const geometry = { capacity: ringCapacityFor(size), maxRecordLength: size };
       const first = createRing(geometry);
       const second = createRing(geometry);
@@ -111,7 +100,7 @@ function ringThreads(size) {
       const end = drainRing(consumer, count);
       consumer.close();
       const [a, b] = await Promise.all([source.finish(sourceRun), relay.finish(relayRun)]);
-      check(this.transport, count, size);
+      delivery.check(this.transport, count, size);
       return { elapsedMs: end - start, ...memory(heapBefore, [a.report, b.report]) };
     },
     async teardown() {
@@ -130,8 +119,7 @@ function ringFileProcesses(size, RingFile) {
       await Promise.all([source.loaded, relay.loaded]);
     },
     async trial(count) {
-      seen = 0;
-      touched = 0;
+      delivery.reset();
       const geometry = { capacity: ringCapacityFor(size), maxRecordLength: size };
       const firstPath = shmName(RingFile, 'pipe1');
       const secondPath = shmName(RingFile, 'pipe2');
@@ -147,7 +135,7 @@ function ringFileProcesses(size, RingFile) {
         await new Promise((resolve) => setImmediate(resolve));
         const end = drainRing(consumer, count);
         const [a, b] = await Promise.all([source.finish(sourceRun), relay.finish(relayRun)]);
-        check(this.transport, count, size);
+        delivery.check(this.transport, count, size);
         return { elapsedMs: end - start, ...memory(heapBefore, [a.report, b.report], (a.report.rssBytes ?? 0) + (b.report.rssBytes ?? 0)) };
       } finally {
         consumer.close();
@@ -175,28 +163,27 @@ function socketProcesses(size) {
       await Promise.all([source.loaded, relay.loaded]);
     },
     async trial(count) {
-      seen = 0;
-      touched = 0;
+      delivery.reset();
       const heapBefore = heapBaseline();
       const listenPath = `${server.path}.relay`;
       const relayRun = await relay.begin({ kind: 'socket-relay', listenPath, toPath: server.path, size });
       const socket = await server.connection();
       const sourceRun = await source.begin({ kind: 'socket-produce', path: listenPath, count, size, batched: true });
       const received = new Promise((resolve, reject) => {
-        const parser = new FrameParser(onRecord);
+        const parser = new FrameParser(delivery.onRecord);
         let last;
         socket.on('data', (chunk) => {
           parser.push(chunk);
-          if (seen >= count && last === undefined) last = performance.now();
+          if (delivery.seen >= count && last === undefined) last = performance.now();
         });
-        socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${seen} of ${count} records`)) : resolve(last)));
+        socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${delivery.seen} of ${count} records`)) : resolve(last)));
         socket.once('error', reject);
       });
       const start = relay.go(relayRun);
       source.go(sourceRun);
       const end = await received;
       const [a, b] = await Promise.all([source.finish(sourceRun), relay.finish(relayRun)]);
-      check(this.transport, count, size);
+      delivery.check(this.transport, count, size);
       return { elapsedMs: end - start, ...memory(heapBefore, [a.report, b.report], (a.report.rssBytes ?? 0) + (b.report.rssBytes ?? 0)) };
     },
     async teardown() {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ProcessPeer, runInterleaved, toCases } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
 import { socketServer } from '../lib/sockets.mjs';
-import { FRAME_HEADER, FrameParser, expectedTouch, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { Delivery, FRAME_HEADER, FrameParser, ringCapacityFor } from '../lib/workload.mjs';
 
 const PEER = fileURLToPath(new URL('./peer-process.mjs', import.meta.url));
 const STALL_MS = 30_000;
@@ -18,17 +18,7 @@ const STALL_MS = 30_000;
 export const description =
   'Node <-> Node across processes: a /dev/shm ring file (native addon) vs a Unix domain socket, per write and batched. Producer in a child process, consumer here.';
 
-let seen = 0;
-let touched = 0;
-function onRecord(type, data, offset, length) {
-  seen++;
-  touched += touch(data, offset, length);
-}
-
-function check(label, count, size) {
-  if (seen !== count) throw new Error(`${label}: consumer saw ${seen} records, expected ${count}`);
-  if (touched !== expectedTouch(size) * count) throw new Error(`${label}: payload check failed`);
-}
+const delivery = new Delivery();
 
 function baseContender(transport, label, size, maxBytes = 4 * 2 ** 30) {
   return {
@@ -58,24 +48,23 @@ function socketContender(size, batched) {
       await peer.loaded;
     },
     async trial(count) {
-      seen = 0;
-      touched = 0;
+      delivery.reset();
       const outcome = await peer.trial(
         { kind: 'socket-produce', path: server.path, count, size, batched },
         (socket) =>
           new Promise((resolve, reject) => {
-            const parser = new FrameParser(onRecord);
+            const parser = new FrameParser(delivery.onRecord);
             let last;
             socket.on('data', (chunk) => {
               parser.push(chunk);
-              if (seen >= count && last === undefined) last = performance.now();
+              if (delivery.seen >= count && last === undefined) last = performance.now();
             });
-            socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${seen} of ${count} records`)) : resolve(last)));
+            socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${delivery.seen} of ${count} records`)) : resolve(last)));
             socket.once('error', reject);
           }),
         () => server.connection(),
       );
-      check(this.transport, count, size);
+      delivery.check(this.transport, count, size);
       return outcome;
     },
     async teardown() {
@@ -95,8 +84,7 @@ function ringFileContender(size, RingFile, publish) {
       await peer.loaded;
     },
     async trial(count) {
-      seen = 0;
-      touched = 0;
+      delivery.reset();
       const path = shmName(RingFile, 'xproc');
       const file = RingFile.create(path, { capacity: ringCapacityFor(size), maxRecordLength: size });
       const consumer = file.consumer({ spin });
@@ -104,15 +92,15 @@ function ringFileContender(size, RingFile, publish) {
         const outcome = await peer.trial({ kind: 'ring-produce', path, count, size, publish, spin }, async () => {
           // Let the 'go' message leave before this thread blocks in pollSync.
           await new Promise((resolve) => setImmediate(resolve));
-          while (seen < count) {
-            if (consumer.pollSync(onRecord, Infinity, STALL_MS) === 0) {
+          while (delivery.seen < count) {
+            if (consumer.pollSync(delivery.onRecord, Infinity, STALL_MS) === 0) {
               if (consumer.ended) break;
               throw new Error(`no record for ${STALL_MS} ms`);
             }
           }
           return performance.now();
         });
-        check(this.transport, count, size);
+        delivery.check(this.transport, count, size);
         return outcome;
       } finally {
         consumer.close();
