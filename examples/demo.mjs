@@ -74,8 +74,8 @@ async function nodeToGo() {
     const goConsumer = runGo(['consume', '--verify', filePath, '--seed', String(SEED), '--max-length', String(MAX_LENGTH), '--park']);
     const producer = file.producer();
     const started = performance.now();
-    // Produce from a macrotask so the child's pipes are serviced; claimSync parks on the futex when full.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Synchronous: claimSync parks on the ring file's futex while the ring is full. The Go consumer
+    // prints its one-line report only at the end, which waits in the pipe until the loop is done.
     produce(producer, 0, count);
     producer.close({ end: true });
     const report = await goConsumer;
