@@ -10,8 +10,10 @@ import "sync/atomic"
 // operations executed in a program behave as though executed in some sequentially consistent
 // order"). Sequential consistency is at least as strong as acquire, release and relaxed, so each
 // wrapper below satisfies the ordering in its name; the names record which ordering the protocol
-// actually relies on, so that a reader can map this file onto the C++ one. Plain (non-atomic)
-// accesses are used only for record bytes, which the tail/head release-acquire pairs order.
+// actually relies on, so that a reader can map this file onto the C++ one. One exception to that
+// promise: race-detector builds run atomic.Store as a release store, so storeSeqCst32 is an
+// exchange (see there). Plain (non-atomic) accesses are used only for record bytes, which the
+// tail/head release-acquire pairs order.
 //
 // Every *uint32 passed here points into the mapping at a naturally aligned (4-byte) offset: the
 // data area and the header are page-aligned and every field offset is a multiple of 4 (checked by
@@ -33,7 +35,14 @@ func loadSeqCst32(word *uint32) uint32 { return atomic.LoadUint32(word) }
 
 // storeSeqCst32 is the other half of the waiting protocol's store-then-load: positions (tail,
 // head, which also publish or release record bytes), waiting flags, role state words.
-func storeSeqCst32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }
+//
+// It is an exchange, not atomic.StoreUint32: under `go test -race` the race runtime performs
+// atomic.StoreUint32 as a release store (__tsan_go_atomic32_store uses mo_release), a plain MOV on
+// amd64, which a later load may pass; that lost a wake-up in TestStressGoroutinesOverARingFile
+// and fails TestStoreSeqCstThenLoadIsNotReordered. An exchange is a read-modify-write (a locked
+// XCHG on amd64, like the compiler's own StoreUint32 outside race builds), so the store-then-load
+// order holds in every build.
+func storeSeqCst32(word *uint32, value uint32) { atomic.SwapUint32(word, value) }
 
 // addSeqCst32 bumps a doorbell; it returns the new value.
 func addSeqCst32(word *uint32, delta uint32) uint32 { return atomic.AddUint32(word, delta) }
