@@ -67,24 +67,11 @@ export async function waitForValue(control: Int32Array, index: number, value: nu
 /** Waits for `parties` workers to arrive at the start barrier, then lets them all go at once. */
 export async function openBarrier(control: Int32Array, parties: number, timeoutMs = 30_000): Promise<void> {
   await waitForValue(control, ARRIVED, parties, timeoutMs);
-  Atomics.store(control, GO, 1);
-  Atomics.notify(control, GO);
+  signal(control, GO, 1);
 }
 
 /** Stores a value into a control word and wakes whoever waits on it. */
 export function signal(control: Int32Array, index: number, value: number): void {
   Atomics.store(control, index, value);
   Atomics.notify(control, index);
-}
-
-/** Blocks this thread until control[index] === value; throws after timeoutMs (hang guard). */
-export function waitForValueSync(control: Int32Array, index: number, value: number, timeoutMs = 30_000): void {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const seen = Atomics.load(control, index);
-    if (seen === value) return;
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) throw new Error(`control word ${index} is ${seen}, still not ${value} after ${timeoutMs} ms`);
-    Atomics.wait(control, index, seen, remaining);
-  }
 }
