@@ -7,8 +7,9 @@
  *   barrier via IPC messages; the IPC latency, ~0.1 ms, is inside the timed span and documented).
  * - Interleaved rounds: every round runs every contender once, in an order rotated by the round
  *   number, so the host's near/far vCPU placement (which flips every few seconds here, DESIGN.md)
- *   hits every contender alike. Each contender's record count is calibrated once in a warm-up and
- *   then fixed for all its rounds.
+ *   hits every contender alike. Each contender's record count is calibrated in a warm-up (grown
+ *   until a trial lasts a quarter of the target, then trials repeated until two successive rates
+ *   agree within 10 %, at most MAX_WARMUP_TRIALS) and then fixed for all its rounds.
  * - Statistics: median and min–max over rounds; ratios between contenders are the median of the
  *   per-round ratios (a pair measured seconds apart shares the placement), nearest-rank percentiles.
  * - Memory: heap growth of a trial = heapUsed after the trial minus heapUsed before it (after a full
@@ -83,6 +84,14 @@ export function rotation(items, round) {
   if (n === 0) return [];
   const shift = ((round % n) + n) % n;
   return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+/** At most this many warm-up trials after calibration (runInterleaved). */
+export const MAX_WARMUP_TRIALS = 5;
+
+/** Warm-up is over once two successive trials' rates agree within `tolerance` (relative). */
+export function rateSettled(previousRate, rate, tolerance = 0.1) {
+  return previousRate > 0 && Math.abs(rate - previousRate) <= tolerance * previousRate;
 }
 
 /** Record count for the next trials so one takes about targetMs, given a calibration trial. */
@@ -194,6 +203,35 @@ export class StartBarrier {
 // Peers
 
 /**
+ * The control replies of a peer (worker or child process), awaited by name: `next('done')` resolves
+ * with the next message whose `control` is 'done'. The peer's failure rejects every pending and
+ * every later `next`.
+ */
+class PeerReplies {
+  waiters = new Map();
+  error = undefined;
+
+  next(control) {
+    if (this.error) return Promise.reject(this.error);
+    return new Promise((resolve, reject) => this.waiters.set(control, { resolve, reject }));
+  }
+
+  deliver(message) {
+    const waiter = this.waiters.get(message?.control);
+    if (waiter) {
+      this.waiters.delete(message.control);
+      waiter.resolve(message);
+    }
+  }
+
+  fail = (error) => {
+    this.error ??= error;
+    for (const waiter of this.waiters.values()) waiter.reject(error);
+    this.waiters.clear();
+  };
+}
+
+/**
  * A worker thread that serves trials (its module calls `serveWorkerTrials`). `trial(params,
  * transfer, mainSide)`: posts the parameters, awaits the barrier arrival, releases it, runs
  * `mainSide()` (sync or async; returns the performance.now() of the last record, or undefined for
@@ -203,36 +241,30 @@ export class WorkerPeer {
   constructor(moduleUrl, workerData = {}) {
     this.barrier = new StartBarrier();
     this.generation = 0;
-    this.waiters = new Map();
-    this.error = undefined;
+    this.replies = new PeerReplies();
     this.worker = new Worker(moduleUrl, { workerData: { ...workerData, barrier: this.barrier.buffer } });
     this.worker.on('message', (message) => {
       if (message === null || typeof message !== 'object' || typeof message.control !== 'string') {
         this.onData?.(message);
         return;
       }
-      const waiter = this.waiters.get(message.control);
-      if (waiter) {
-        this.waiters.delete(message.control);
-        waiter.resolve(message);
-      }
+      this.replies.deliver(message);
     });
-    const fail = (error) => {
-      this.error ??= error;
-      for (const waiter of this.waiters.values()) waiter.reject(error);
-      this.waiters.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`benchmark worker exited (code ${code})`)));
+    this.worker.on('error', this.replies.fail);
+    this.worker.on('exit', (code) => this.replies.fail(new Error(`benchmark worker exited (code ${code})`)));
     this.loaded = this.next('loaded');
   }
 
   /** Data messages (anything without a `control` field) go to this callback. */
   onData = undefined;
 
+  /** The peer's failure (error or exit), once it failed. */
+  get error() {
+    return this.replies.error;
+  }
+
   next(control) {
-    if (this.error) return Promise.reject(this.error);
-    return new Promise((resolve, reject) => this.waiters.set(control, { resolve, reject }));
+    return this.replies.next(control);
   }
 
   async trial(params, transfer, mainSide) {
@@ -325,34 +357,26 @@ export async function serveWorkerTrials(setup) {
 export class ProcessPeer {
   constructor(modulePath, args = [], options = {}) {
     this.generation = 0;
-    this.waiters = new Map();
-    this.error = undefined;
+    this.replies = new PeerReplies();
     this.child = fork(modulePath, args, {
       execArgv: ['--expose-gc'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       ...options,
     });
-    this.child.on('message', (message) => {
-      const waiter = this.waiters.get(message?.control);
-      if (waiter) {
-        this.waiters.delete(message.control);
-        waiter.resolve(message);
-      }
-    });
-    const fail = (error) => {
-      this.error ??= error;
-      for (const waiter of this.waiters.values()) waiter.reject(error);
-      this.waiters.clear();
-    };
-    this.child.on('error', fail);
-    this.child.on('exit', (code, signal) => fail(new Error(`benchmark child exited (code ${code}, signal ${signal})`)));
+    this.child.on('message', (message) => this.replies.deliver(message));
+    this.child.on('error', this.replies.fail);
+    this.child.on('exit', (code, signal) => this.replies.fail(new Error(`benchmark child exited (code ${code}, signal ${signal})`)));
     this.loaded = this.next('loaded');
   }
 
+  /** The peer's failure (error or exit), once it failed. */
+  get error() {
+    return this.replies.error;
+  }
+
   next(control) {
-    if (this.error) return Promise.reject(this.error);
-    return new Promise((resolve, reject) => this.waiters.set(control, { resolve, reject }));
+    return this.replies.next(control);
   }
 
   /**
@@ -520,7 +544,21 @@ export async function runInterleaved({ contenders, rounds, targetMs, progress = 
         state.count = next;
         if (enough) break;
       }
-      if (contender.warmupAfterCalibration !== false) await contender.trial(state.count);
+      if (contender.warmupAfterCalibration !== false) {
+        // Warm up until the rate settles, recalibrating the count each time. The JIT keeps tiering
+        // up over the first trials (a fresh worker's ring loop ran 1.2-1.8x slower in its first two or
+        // three 100 ms trials than later), so a count calibrated on a cold trial gave trials a third of
+        // the target, in which per-trial start-up weighed three times as much.
+        let previousRate = 0;
+        for (let warmup = 0; warmup < MAX_WARMUP_TRIALS; warmup++) {
+          await settle();
+          const { elapsedMs } = await contender.trial(state.count);
+          const rate = state.count / Math.max(elapsedMs, 1e-3);
+          state.count = calibratedCount(state.count, elapsedMs, targetMs, contender.minCount ?? 1, contender.maxCount ?? 1e9);
+          if (rateSettled(previousRate, rate)) break;
+          previousRate = rate;
+        }
+      }
     } catch (error) {
       fail(state, error);
     }
@@ -559,6 +597,18 @@ export async function runInterleaved({ contenders, rounds, targetMs, progress = 
     }
   }
   return states;
+}
+
+/**
+ * One record size of a suite: keeps the contenders `transports` names (all of them when it is
+ * undefined), runs them interleaved and returns their cases (none when no contender is left).
+ */
+export async function runRecordSize({ suite, size, contenders, transports, rounds, targetMs, progress }) {
+  const chosen = transports === undefined ? contenders : contenders.filter((c) => transports.includes(c.transport));
+  if (chosen.length === 0) return [];
+  progress(`${suite}: ${size} B records, ${chosen.length} contenders`);
+  const states = await runInterleaved({ contenders: chosen, rounds, targetMs, progress, label: `${suite} ${size} B` });
+  return toCases(suite, states);
 }
 
 /**

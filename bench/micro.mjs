@@ -143,6 +143,33 @@ function cases() {
         sharedAt = (sharedAt + size) & (256 * 1024 - 1);
       },
     ]);
+    if (size === 64) {
+      // The alternatives to `set` for a small record, as tryWrite would have to do them: a word
+      // view of the caller's buffer (cached while the buffer stays the same) and a loop driven by
+      // the record's length and offsets. Int32 words carry any bytes; Float64 loads and stores
+      // need not preserve NaN bit patterns (the spec lets an engine pick any NaN encoding), so
+      // that loop is a reference, not an option.
+      const wordCopy = (WordArray) => {
+        const shift = Math.log2(WordArray.BYTES_PER_ELEMENT);
+        const target = new WordArray(shared.buffer);
+        let cachedBuffer;
+        let cachedView;
+        let to = 0;
+        return () => {
+          const buffer = source.buffer;
+          if (buffer !== cachedBuffer) {
+            cachedBuffer = buffer;
+            cachedView = new WordArray(buffer, 0, buffer.byteLength >> shift);
+          }
+          const from = source.byteOffset >> shift;
+          const words = source.length >> shift;
+          for (let k = 0; k < words; k++) target[to + k] = cachedView[from + k];
+          to = (to + words) & ((256 * 1024 >> shift) - 1);
+        };
+      };
+      list.push(['Int32Array word loop, 64 B into a SharedArrayBuffer', wordCopy(Int32Array)]);
+      list.push(['Float64Array word loop, 64 B into a SharedArrayBuffer (not byte-exact for NaNs)', wordCopy(Float64Array)]);
+    }
   }
   return list;
 }

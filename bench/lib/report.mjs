@@ -36,6 +36,7 @@ export function checkFloors(cases) {
   const xlang = finder('xlang');
   const toGo64 = xlang('node->go-ringfile', 64);
   if (toGo64) {
+    floors.push(floor('xlang', 'Node -> Go 64 B ring file records/s', toGo64.recordsPerSec, 25e6, 'records/s'));
     if (toGo64.ratios['node->go-socket-batched'] !== undefined) floors.push(floor('xlang', 'Node -> Go 64 B ring file vs batched Unix socket', toGo64.ratios['node->go-socket-batched'], 1.5, 'x'));
     if (toGo64.ratios['node->go-socket-per-write'] !== undefined) floors.push(floor('xlang', 'Node -> Go 64 B ring file vs per-write Unix socket', toGo64.ratios['node->go-socket-per-write'], 40, 'x'));
   }

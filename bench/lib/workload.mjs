@@ -64,12 +64,35 @@ export function nextPowerOfTwo(value) {
   return result;
 }
 
+/** The ring capacity the throughput suites use unless a contender says otherwise: 4 MiB. */
+export const BENCH_RING_CAPACITY = 4 * 1024 * 1024;
+
 /**
- * Ring capacity for a record size: 256 KiB (fits the per-core L2 of 1-2 MiB with room for both
- * sides' other data) or four slots of the record, whichever is larger.
+ * Ring capacity for a record size: BENCH_RING_CAPACITY (4 MiB) or four slots of the record,
+ * whichever is larger. Chosen by measurement: the previous choice, 256 KiB (sized to fit one
+ * core's L2), was slower across threads: shmring-batched over 4 MiB vs 256 KiB in the full run of
+ * 2026-11-23 13:18 was 1.6-2.6x for 256 B to 64 KiB records, 1.08x at 64 B and 0.92x at 8 B.
+ * (Likely why: in a small ring producer and consumer stay within a few hundred KiB of each other,
+ * so lines are handed between the two cores' private caches one at a time; not proven here.) The
+ * inproc suite keeps the 256 KiB contender (shmring-batched-256k) so every run shows the
+ * difference side by side.
  */
-export function ringCapacityFor(recordSize) {
-  return Math.max(256 * 1024, nextPowerOfTwo(recordSize + FRAME_HEADER) * 4);
+export function ringCapacityFor(recordSize, minimum = BENCH_RING_CAPACITY) {
+  return Math.max(minimum, nextPowerOfTwo(recordSize + FRAME_HEADER) * 4);
+}
+
+/**
+ * The record-count bounds of a contender moving framed records of `recordSize` bytes (runInterleaved
+ * calibrates between them): the first trial carries at most `initialRecords` records and
+ * `initialBytes` bytes, no trial more than `maxBytes` bytes, every trial at least 16 records.
+ */
+export function recordCounts(recordSize, { initialRecords = 20_000, initialBytes = 4 << 20, maxBytes = 4 * 2 ** 30 } = {}) {
+  const frame = recordSize + FRAME_HEADER;
+  return {
+    initialCount: Math.max(16, Math.min(initialRecords, Math.floor(initialBytes / frame))),
+    minCount: 16,
+    maxCount: Math.max(16, Math.floor(maxBytes / frame)),
+  };
 }
 
 /** Records per postMessage batch / socket batch: up to `records`, at most `bytes` per batch, at least 1. */

@@ -3,6 +3,7 @@
  * main thread. Contenders per record size, interleaved round by round:
  *   shmring-eager     copy-in tryWrite, publish 'eager' (one tail store per record)
  *   shmring-batched   copy-in tryWrite, publish 'auto' (one tail store per 256 records / 64 KiB)
+ *   shmring-batched-256k  the same over a 256 KiB ring instead of 4 MiB (what the ring size is worth)
  *   shmring-claim     zero-copy tryClaim + in-place write + commit, publish 'auto'
  *   ringbuf.js        ringbuf.js 0.4.0 byte ring: push per framed record, bulk pop + parse
  *   postMessage       one structured-clone message per record, 'message' events
@@ -17,9 +18,9 @@
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
 import { RingConsumer, createRing } from '../../dist/index.js';
-import { WorkerPeer, runInterleaved, toCases } from '../harness.mjs';
+import { WorkerPeer, runRecordSize } from '../harness.mjs';
 import { nativeMemcpy } from '../native/memcpy.mjs';
-import { Delivery, FRAME_HEADER, makePayload, parseFrames, ringCapacityFor } from '../lib/workload.mjs';
+import { Delivery, FRAME_HEADER, makePayload, parseFrames, recordCounts, ringCapacityFor } from '../lib/workload.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
 
@@ -56,9 +57,7 @@ function workerContender({ transport, size, label, kind, extra = {}, consume, ma
     transport,
     label,
     recordSize: size,
-    initialCount: Math.max(16, Math.min(20_000, Math.floor((4 << 20) / (size + 8)))),
-    minCount: 16,
-    maxCount: Math.max(16, Math.floor((maxBytes ?? 16 * 2 ** 30) / (size + FRAME_HEADER))),
+    ...recordCounts(size, { maxBytes: maxBytes ?? 16 * 2 ** 30 }),
     async setup() {
       peer = new WorkerPeer(WORKER_URL);
       await peer.loaded;
@@ -76,7 +75,7 @@ function workerContender({ transport, size, label, kind, extra = {}, consume, ma
   };
 }
 
-function shmringContender(transport, label, size, kind, publish, spin) {
+function shmringContender(transport, label, size, kind, publish, spin, capacity = ringCapacityFor(size)) {
   return workerContender({
     transport,
     label,
@@ -84,7 +83,7 @@ function shmringContender(transport, label, size, kind, publish, spin) {
     kind,
     extra: { publish, spin },
     makeParams() {
-      const sab = createRing({ capacity: ringCapacityFor(size), maxRecordLength: size });
+      const sab = createRing({ capacity, maxRecordLength: size });
       return { params: { sab }, transfer: [], state: { sab } };
     },
     consume(_peer, count, { sab }) {
@@ -283,10 +282,19 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   }
   const cases = [];
   for (const size of sizes) {
-    const ring = '; capacity max(256 KiB, 4 records), spin 2000';
+    const ring = '; capacity max(4 MiB, 4 records), spin 2000';
     const contenders = [
       shmringContender('shmring-eager', "shmring tryWrite, publish 'eager' (per record)" + ring, size, 'shmringCopy', 'eager', 2000),
       shmringContender('shmring-batched', "shmring tryWrite, publish 'auto' (batched: 256 records / 64 KiB)" + ring, size, 'shmringCopy', 'auto', 2000),
+      shmringContender(
+        'shmring-batched-256k',
+        "shmring-batched over a 256 KiB ring (fits one core's L2): what the ring size is worth; capacity max(256 KiB, 4 records), spin 2000",
+        size,
+        'shmringCopy',
+        'auto',
+        2000,
+        ringCapacityFor(size, 256 * 1024),
+      ),
       shmringContender('shmring-claim', "shmring tryClaim + in-place write of every 64-byte line + commit, 'auto'" + ring, size, 'shmringClaim', 'auto', 2000),
       ringbufContender(size),
       postMessageContender(size, false),
@@ -297,14 +305,7 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
       memcpyContender(size, 'memcpy-buffer', 'Buffer#copy, one core', copyWithBuffer),
     ];
     if (nativeRuns.has(size)) contenders.push(nativeMemcpyContender(size, nativeRuns.get(size)));
-    if (transports !== undefined) {
-      const chosen = contenders.filter((c) => transports.includes(c.transport));
-      contenders.length = 0;
-      contenders.push(...chosen);
-    }
-    progress(`inproc: ${size} B records, ${contenders.length} contenders`);
-    const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: `inproc ${size} B` });
-    cases.push(...toCases('inproc', states));
+    cases.push(...(await runRecordSize({ suite: 'inproc', size, contenders, transports, rounds, targetMs, progress })));
   }
   return { cases, notes };
 }

@@ -13,6 +13,7 @@
  */
 import net from 'node:net';
 import { serveProcessTrials } from '../harness.mjs';
+import { writeFrames } from '../lib/sockets.mjs';
 import { FRAME_HEADER, FrameParser, RECORD_TYPE, framesPerWrite, makeFrame, makePayload } from '../lib/workload.mjs';
 
 async function loadRingFile() {
@@ -28,34 +29,13 @@ function connect(path) {
   });
 }
 
-function writeAll(socket, buffer) {
-  if (socket.write(buffer)) return null;
-  return new Promise((resolve) => socket.once('drain', resolve));
-}
-
 async function socketProduce({ path, count, size, batched }) {
   const socket = await connect(path);
   socket.setNoDelay(true);
   const frame = makeFrame(size);
   return {
     async run() {
-      if (!batched) {
-        for (let i = 0; i < count; i++) {
-          const wait = writeAll(socket, frame);
-          if (wait) await wait;
-        }
-      } else {
-        const perWrite = framesPerWrite(size);
-        for (let sent = 0; sent < count; ) {
-          const frames = Math.min(perWrite, count - sent);
-          // A fresh buffer per write: the socket holds it until the kernel took it.
-          const chunk = Buffer.allocUnsafe(frames * frame.length);
-          for (let f = 0; f < frames; f++) frame.copy(chunk, f * frame.length);
-          const wait = writeAll(socket, chunk);
-          if (wait) await wait;
-          sent += frames;
-        }
-      }
+      await writeFrames(socket, frame, count, batched);
       await new Promise((resolve) => socket.end(resolve));
       return { recordsWritten: count };
     },

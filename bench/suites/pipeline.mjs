@@ -23,10 +23,10 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { RingConsumer, createRing, runPipeline } from '../../dist/index.js';
-import { ProcessPeer, WorkerPeer, heapBaseline, runInterleaved, toCases } from '../harness.mjs';
+import { ProcessPeer, WorkerPeer, heapBaseline, runRecordSize } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
-import { socketServer } from '../lib/sockets.mjs';
-import { Delivery, FRAME_HEADER, FrameParser, ringCapacityFor } from '../lib/workload.mjs';
+import { receiveFrames, socketServer } from '../lib/sockets.mjs';
+import { Delivery, recordCounts, ringCapacityFor } from '../lib/workload.mjs';
 import { MIN_RECORD, checksum, makeRecord, maskedChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
@@ -55,9 +55,7 @@ function contender(transport, label, size, fields) {
     transport,
     label,
     recordSize: size,
-    initialCount: Math.max(16, Math.min(20_000, Math.floor((4 << 20) / (size + FRAME_HEADER)))),
-    minCount: 16,
-    maxCount: Math.max(16, Math.floor(4 * 2 ** 30 / (size + FRAME_HEADER))),
+    ...recordCounts(size),
     ...fields,
   };
 }
@@ -169,16 +167,7 @@ function socketProcesses(size) {
       const relayRun = await relay.begin({ kind: 'socket-relay', listenPath, toPath: server.path, size });
       const socket = await server.connection();
       const sourceRun = await source.begin({ kind: 'socket-produce', path: listenPath, count, size, batched: true });
-      const received = new Promise((resolve, reject) => {
-        const parser = new FrameParser(delivery.onRecord);
-        let last;
-        socket.on('data', (chunk) => {
-          parser.push(chunk);
-          if (delivery.seen >= count && last === undefined) last = performance.now();
-        });
-        socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${delivery.seen} of ${count} records`)) : resolve(last)));
-        socket.once('error', reject);
-      });
+      const received = receiveFrames(socket, delivery, count);
       const start = relay.go(relayRun);
       source.go(sourceRun);
       const end = await received;
@@ -373,15 +362,11 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   if (!rings.available) notes.push(`ring-file contender skipped: ${rings.reason}`);
   const cases = [];
   for (const size of sizes) {
-    let contenders = [ringThreads(size), socketProcesses(size)];
+    const contenders = [ringThreads(size), socketProcesses(size)];
     if (rings.available) contenders.splice(1, 0, ringFileProcesses(size, rings.RingFile));
     if (size >= MIN_RECORD) contenders.push(shmringPipeline(size), piscinaTasks(size), piscinaTasksBatched(size));
     else notes.push(`${size} B: runPipeline and piscina contenders skipped (records carry a 4-byte sequence number; at least ${MIN_RECORD} B)`);
-    if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
-    if (contenders.length === 0) continue;
-    progress(`pipeline: ${size} B records, ${contenders.length} contenders`);
-    const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: `pipeline ${size} B` });
-    cases.push(...toCases('pipeline', states));
+    cases.push(...(await runRecordSize({ suite: 'pipeline', size, contenders, transports, rounds, targetMs, progress })));
   }
   return { cases, notes };
 }

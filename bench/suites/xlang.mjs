@@ -20,10 +20,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FrameParser, RECORD_TYPE, expectedTouch, framesPerWrite, makeFrame, makePayload, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { Delivery, RECORD_TYPE, expectedTouch, makeFrame, makePayload, recordCounts, ringCapacityFor, touch } from '../lib/workload.mjs';
 import { goCli, ringFiles, shmName } from '../lib/availability.mjs';
-import { socketServer } from '../lib/sockets.mjs';
-import { runInterleaved, toCases } from '../harness.mjs';
+import { receiveFrames, socketServer, writeFrames } from '../lib/sockets.mjs';
+import { runRecordSize } from '../harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SOCKET_PEER_DIR = path.join(here, '..', 'go', 'socketpeer');
@@ -77,9 +77,7 @@ function contender(transport, label, size, fields) {
     transport,
     label,
     recordSize: size,
-    initialCount: Math.max(16, Math.min(50_000, Math.floor((8 << 20) / (size + 8)))),
-    minCount: 16,
-    maxCount: Math.max(16, Math.floor(4 * 2 ** 30 / (size + 8))),
+    ...recordCounts(size, { initialRecords: 50_000, initialBytes: 8 << 20 }),
     ...fields,
   };
 }
@@ -191,19 +189,7 @@ function nodeToGoSocket(size, batched) {
           const socket = await server.connection();
           const frame = makeFrame(size);
           const start = performance.now();
-          const drain = () => new Promise((resolve) => socket.once('drain', resolve));
-          if (batched) {
-            const perWrite = framesPerWrite(size);
-            for (let sent = 0; sent < count; ) {
-              const frames = Math.min(perWrite, count - sent);
-              const chunk = Buffer.allocUnsafe(frames * frame.length);
-              for (let f = 0; f < frames; f++) frame.copy(chunk, f * frame.length);
-              if (!socket.write(chunk)) await drain();
-              sent += frames;
-            }
-          } else {
-            for (let i = 0; i < count; i++) if (!socket.write(frame)) await drain();
-          }
+          await writeFrames(socket, frame, count, batched);
           socket.end();
           const { report, arrivedAt } = await finished;
           if (report.records !== count) throw new Error(`Go socket peer saw ${report.records} records, expected ${count}`);
@@ -238,24 +224,10 @@ function goToNodeSocket(size, batched) {
         try {
           const socket = await server.connection();
           const start = performance.now();
-          let seen = 0;
-          let touched = 0;
-          const parser = new FrameParser((type, data, offset, length) => {
-            seen++;
-            touched += touch(data, offset, length);
-          });
-          const end = await new Promise((resolve, reject) => {
-            let last;
-            socket.on('data', (chunk) => {
-              parser.push(chunk);
-              if (seen >= count && last === undefined) last = performance.now();
-            });
-            socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${seen} of ${count} records`)) : resolve(last)));
-            socket.once('error', reject);
-          });
+          const delivery = new Delivery();
+          const end = await receiveFrames(socket, delivery, count);
           const { report } = await finished;
-          if (seen !== count) throw new Error(`Node saw ${seen} records, expected ${count}`);
-          if (touched !== expectedTouch(size) * count) throw new Error('Go -> Node socket: payload check failed');
+          delivery.check('Go -> Node socket', count, size);
           return { elapsedMs: end - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
         } finally {
           if (child.exitCode === null) child.kill();
@@ -281,14 +253,10 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   }
   const cases = [];
   for (const size of sizes) {
-    let contenders = [];
+    const contenders = [];
     if (rings.available && cli.available) contenders.push(nodeToGoRing(size, rings.RingFile, cli), goToNodeRing(size, rings.RingFile, cli));
     if (socketPeer.available) contenders.push(nodeToGoSocket(size, true), nodeToGoSocket(size, false), goToNodeSocket(size, true), goToNodeSocket(size, false));
-    if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
-    if (contenders.length === 0) continue;
-    progress(`xlang: ${size} B records, ${contenders.length} contenders`);
-    const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: `xlang ${size} B` });
-    cases.push(...toCases('xlang', states));
+    cases.push(...(await runRecordSize({ suite: 'xlang', size, contenders, transports, rounds, targetMs, progress })));
   }
   return { cases, notes };
 }

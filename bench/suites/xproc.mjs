@@ -7,10 +7,10 @@
  * The start barrier is an IPC round trip (~0.1 ms, inside the timed span).
  */
 import { fileURLToPath } from 'node:url';
-import { ProcessPeer, runInterleaved, toCases } from '../harness.mjs';
+import { ProcessPeer, runRecordSize } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
-import { socketServer } from '../lib/sockets.mjs';
-import { Delivery, FRAME_HEADER, FrameParser, ringCapacityFor } from '../lib/workload.mjs';
+import { receiveFrames, socketServer } from '../lib/sockets.mjs';
+import { Delivery, recordCounts, ringCapacityFor } from '../lib/workload.mjs';
 
 const PEER = fileURLToPath(new URL('./peer-process.mjs', import.meta.url));
 const STALL_MS = 30_000;
@@ -26,9 +26,7 @@ function baseContender(transport, label, size, maxBytes = 4 * 2 ** 30) {
     transport,
     label,
     recordSize: size,
-    initialCount: Math.max(16, Math.min(20_000, Math.floor((4 << 20) / (size + FRAME_HEADER)))),
-    minCount: 16,
-    maxCount: Math.max(16, Math.floor(maxBytes / (size + FRAME_HEADER))),
+    ...recordCounts(size, { maxBytes }),
   };
 }
 
@@ -52,16 +50,7 @@ function socketContender(size, batched) {
       const outcome = await peer.trial(
         { kind: 'socket-produce', path: server.path, count, size, batched },
         (socket) =>
-          new Promise((resolve, reject) => {
-            const parser = new FrameParser(delivery.onRecord);
-            let last;
-            socket.on('data', (chunk) => {
-              parser.push(chunk);
-              if (delivery.seen >= count && last === undefined) last = performance.now();
-            });
-            socket.once('end', () => (last === undefined ? reject(new Error(`socket ended after ${delivery.seen} of ${count} records`)) : resolve(last)));
-            socket.once('error', reject);
-          }),
+          receiveFrames(socket, delivery, count),
         () => server.connection(),
       );
       delivery.check(this.transport, count, size);
@@ -122,13 +111,9 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   }
   const cases = [];
   for (const size of sizes) {
-    let contenders = [socketContender(size, false), socketContender(size, true)];
+    const contenders = [socketContender(size, false), socketContender(size, true)];
     if (rings.available) contenders.unshift(ringFileContender(size, rings.RingFile, 'eager'), ringFileContender(size, rings.RingFile, 'auto'));
-    if (transports !== undefined) contenders = contenders.filter((c) => transports.includes(c.transport));
-    if (contenders.length === 0) continue;
-    progress(`xproc: ${size} B records, ${contenders.length} contenders`);
-    const states = await runInterleaved({ contenders, rounds, targetMs, progress, label: `xproc ${size} B` });
-    cases.push(...toCases('xproc', states));
+    cases.push(...(await runRecordSize({ suite: 'xproc', size, contenders, transports, rounds, targetMs, progress })));
   }
   return { cases, notes };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { calibratedCount, latencyPercentiles, median, pairedRatio, percentileSorted, rotation, summarize, toCases } from '../harness.mjs';
+import { calibratedCount, latencyPercentiles, rateSettled, median, pairedRatio, percentileSorted, rotation, summarize, toCases } from '../harness.mjs';
 
 test('median of odd and even counts, unsorted input left alone', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -46,6 +46,14 @@ test('rotation runs each contender first once per n rounds', () => {
   assert.deepEqual(rotation(['a', 'b', 'c'], 1), ['b', 'c', 'a']);
   assert.deepEqual(rotation(['a', 'b', 'c'], 5), ['c', 'a', 'b']);
   assert.deepEqual(rotation([], 3), []);
+});
+
+test('warm-up settles only when two successive rates agree within the tolerance', () => {
+  assert.equal(rateSettled(0, 100), false);
+  assert.equal(rateSettled(100, 109), true);
+  assert.equal(rateSettled(100, 91), true);
+  assert.equal(rateSettled(100, 111), false);
+  assert.equal(rateSettled(100, 150, 0.6), true);
 });
 
 test('calibrated count scales to the target and respects bounds', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FRAME_HEADER, FrameParser, expectedTouch, framesPerWrite, makeFrame, makePayload, parseFrames, recordsPerBatch, ringCapacityFor, touch } from '../lib/workload.mjs';
+import { FRAME_HEADER, FrameParser, expectedTouch, framesPerWrite, makeFrame, makePayload, parseFrames, recordCounts, recordsPerBatch, ringCapacityFor, touch } from '../lib/workload.mjs';
 
 test('touch reads one byte per 64-byte line and the last byte', () => {
   const data = new Uint8Array(200).fill(1);
@@ -46,6 +46,14 @@ test('batch sizes and ring capacities', () => {
   assert.equal(recordsPerBatch(1 << 20), 1);
   assert.equal(framesPerWrite(64), Math.floor(65536 / 72));
   assert.equal(framesPerWrite(1 << 20), 1);
-  assert.equal(ringCapacityFor(64), 256 * 1024);
+  assert.equal(ringCapacityFor(64), 4 * 1024 * 1024);
+  assert.equal(ringCapacityFor(64, 256 * 1024), 256 * 1024);
   assert.equal(ringCapacityFor(1 << 20), 8 * 1024 * 1024);
+});
+
+test('record-count bounds of a framed contender', () => {
+  assert.deepEqual(recordCounts(64), { initialCount: 20_000, minCount: 16, maxCount: Math.floor(4 * 2 ** 30 / 72) });
+  assert.deepEqual(recordCounts(1 << 20), { initialCount: 16, minCount: 16, maxCount: Math.floor(4 * 2 ** 30 / ((1 << 20) + 8)) });
+  assert.equal(recordCounts(4096, { initialRecords: 50_000, initialBytes: 8 << 20 }).initialCount, Math.floor((8 << 20) / 4104));
+  assert.equal(recordCounts(8, { maxBytes: 16 * 2 ** 30 }).maxCount, Math.floor(16 * 2 ** 30 / 16));
 });
