@@ -159,11 +159,16 @@ func (w waitFlags) options() shmring.WaitOptions {
 	if !*w.park {
 		return shmring.WaitOptions{NeverPark: true}
 	}
-	spin := *w.spin
-	if spin == 0 {
-		spin = -1 // --spin 0: park at once (0 in WaitOptions means the default)
+	return shmring.WaitOptions{Spin: spinOption(*w.spin)}
+}
+
+// spinOption turns a --spin flag into WaitOptions.Spin: --spin 0 means park at once, which
+// WaitOptions spells -1 (its 0 means the default).
+func spinOption(flag int) int {
+	if flag == 0 {
+		return -1
 	}
-	return shmring.WaitOptions{Spin: spin}
+	return flag
 }
 
 // openConsumer opens the ring file at path and attaches its consumer; the caller closes the ring
@@ -721,10 +726,7 @@ func (c *command) relay(args []string) error {
 	if *batch < 1 {
 		return usagef("--batch %d must be at least 1", *batch)
 	}
-	wait := shmring.WaitOptions{Spin: *spin, NeverPark: *noPark}
-	if *spin == 0 {
-		wait.Spin = -1 // --spin 0: park at once (0 in WaitOptions means the default)
-	}
+	wait := shmring.WaitOptions{Spin: spinOption(*spin), NeverPark: *noPark}
 	ctx, stop := interruptible()
 	defer stop()
 
