@@ -170,11 +170,19 @@ function goToNodeRing(size, RingFile, cli) {
   });
 }
 
-function nodeToGoSocket(size, batched) {
+/**
+ * A Unix-socket contender between Node and the Go socket peer (bench/go/socketpeer), one direction
+ * ('node->go' or 'go->node'), batched (64 KiB writes) or one write per frame. A trial starts the Go
+ * peer with `peerArgs(socketPath, count)`, accepts its connection and hands the socket to
+ * `exchange(socket, count, finished)`, which moves the records, checks them and returns
+ * `{ elapsedMs, peerRecordsPerSec }`.
+ */
+function socketContender(direction, size, batched, peerArgs, exchange) {
+  const [from, to] = direction === 'node->go' ? ['Node', 'Go'] : ['Go', 'Node'];
   let server;
   return contender(
-    batched ? 'node->go-socket-batched' : 'node->go-socket-per-write',
-    batched ? 'Node -> Go Unix socket, 64 KiB writes of length-prefixed frames' : 'Node -> Go Unix socket, one write per frame',
+    `${direction}-socket-${batched ? 'batched' : 'per-write'}`,
+    `${from} -> ${to} Unix socket, ${batched ? '64 KiB writes of length-prefixed frames' : 'one write per frame'}`,
     size,
     {
       maxCount: batched ? Math.floor(4 * 2 ** 30 / (size + 8)) : Math.floor(512 * 2 ** 20 / (size + 8)),
@@ -183,18 +191,12 @@ function nodeToGoSocket(size, batched) {
       },
       async trial(count) {
         const heapBefore = process.memoryUsage().heapUsed;
-        const { child, finished } = runJsonPeer(SOCKET_PEER, ['consume', server.path]);
+        const { child, finished } = runJsonPeer(SOCKET_PEER, peerArgs(server.path, count));
         finished.catch(() => undefined);
         try {
           const socket = await server.connection();
-          const frame = makeFrame(size);
-          const start = performance.now();
-          await writeFrames(socket, frame, count, batched);
-          socket.end();
-          const { report, arrivedAt } = await finished;
-          if (report.records !== count) throw new Error(`Go socket peer saw ${report.records} records, expected ${count}`);
-          if (report.touch !== expectedTouch(size) * count) throw new Error('Go socket peer: payload check failed');
-          return { elapsedMs: arrivedAt - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
+          const { elapsedMs, peerRecordsPerSec } = await exchange(socket, count, finished);
+          return { elapsedMs, ...memoryNow(heapBefore), peerRecordsPerSec };
         } finally {
           if (child.exitCode === null) child.kill();
         }
@@ -206,38 +208,29 @@ function nodeToGoSocket(size, batched) {
   );
 }
 
+function nodeToGoSocket(size, batched) {
+  return socketContender('node->go', size, batched, (socketPath) => ['consume', socketPath], async (socket, count, finished) => {
+    const frame = makeFrame(size);
+    const start = performance.now();
+    await writeFrames(socket, frame, count, batched);
+    socket.end();
+    const { report, arrivedAt } = await finished;
+    if (report.records !== count) throw new Error(`Go socket peer saw ${report.records} records, expected ${count}`);
+    if (report.touch !== expectedTouch(size) * count) throw new Error('Go socket peer: payload check failed');
+    return { elapsedMs: arrivedAt - start, peerRecordsPerSec: report.recordsPerSecond };
+  });
+}
+
 function goToNodeSocket(size, batched) {
-  let server;
-  return contender(
-    batched ? 'go->node-socket-batched' : 'go->node-socket-per-write',
-    batched ? 'Go -> Node Unix socket, 64 KiB writes of length-prefixed frames' : 'Go -> Node Unix socket, one write per frame',
-    size,
-    {
-      maxCount: batched ? Math.floor(4 * 2 ** 30 / (size + 8)) : Math.floor(512 * 2 ** 20 / (size + 8)),
-      async setup() {
-        server = await socketServer('xlang');
-      },
-      async trial(count) {
-        const heapBefore = process.memoryUsage().heapUsed;
-        const { child, finished } = runJsonPeer(SOCKET_PEER, ['produce', server.path, String(count), String(size), batched ? 'batched' : 'per-write']);
-        finished.catch(() => undefined);
-        try {
-          const socket = await server.connection();
-          const start = performance.now();
-          const delivery = new Delivery();
-          const end = await receiveFrames(socket, delivery, count);
-          const { report } = await finished;
-          delivery.check('Go -> Node socket', count, size);
-          return { elapsedMs: end - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
-        } finally {
-          if (child.exitCode === null) child.kill();
-        }
-      },
-      async teardown() {
-        await server?.close();
-      },
-    },
-  );
+  const peerArgs = (socketPath, count) => ['produce', socketPath, String(count), String(size), batched ? 'batched' : 'per-write'];
+  return socketContender('go->node', size, batched, peerArgs, async (socket, count, finished) => {
+    const start = performance.now();
+    const delivery = new Delivery();
+    const end = await receiveFrames(socket, delivery, count);
+    const { report } = await finished;
+    delivery.check('Go -> Node socket', count, size);
+    return { elapsedMs: end - start, peerRecordsPerSec: report.recordsPerSecond };
+  });
 }
 
 export async function run({ sizes, rounds, targetMs, progress, transports }) {
