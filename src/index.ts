@@ -47,3 +47,5 @@ export type {
 } from './pipeline.js';
 export { createRingReadable, createRingWritable, RingStreamError, STREAM_ERROR_TYPE } from './streams.js';
 export type { RingStreamMode, RingRecord, RingReadableOptions, RingWritableOptions } from './streams.js';
+export { defineRecord } from './records.js';
+export type { FieldKind, ScalarKind, FieldValue, FieldLayout, RecordSpec, RecordValues, RecordCursor, RecordLayout } from './records.js';
