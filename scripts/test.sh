@@ -31,7 +31,7 @@ step "go fuzz (bounded)"
 # report its own end-of-fuzztime deadline as a failure, "context deadline exceeded" with no crasher
 # (golang/go#75804, fixed in go1.27). An execution count has no deadline to race. 300,000 each is
 # about 5-12 s per target on 2 cores.
-(cd go-peer && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime=300000x . && go test -run='^$' -fuzz='^FuzzConsume$' -fuzztime=300000x .)
+(cd go-peer && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime=300000x ./shmring && go test -run='^$' -fuzz='^FuzzConsume$' -fuzztime=300000x ./shmring)
 
 step "C++ core under sanitizers"
 bash scripts/native-test.sh

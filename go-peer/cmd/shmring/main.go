@@ -31,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	shmring "github.com/shmring/shmring/go-peer"
+	"github.com/shmring/shmring/go-peer/shmring"
 )
 
 const (

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	shmring "github.com/shmring/shmring/go-peer"
+	"github.com/shmring/shmring/go-peer/shmring"
 )
 
 // The CLI tests run the real command in separate processes: the test binary re-executes itself

@@ -156,7 +156,7 @@ func TestRecordSlotLength(t *testing.T) {
 // LayoutConstants must list every #define of layout.h with its value: parsing the header here
 // catches a constant added there but forgotten in the Go peer.
 func TestLayoutConstantsCoverTheWholeHeader(t *testing.T) {
-	text, err := os.ReadFile("../native/include/shmring/layout.h")
+	text, err := os.ReadFile("../../native/include/shmring/layout.h")
 	if err != nil {
 		t.Fatal(err)
 	}

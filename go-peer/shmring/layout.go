@@ -5,7 +5,7 @@ package shmring
 // drift from the other two implementations. cgo is used for nothing else: no C function is called
 // at run time, and never per record (see BenchmarkCgoCall for why).
 
-// #cgo CFLAGS: -I${SRCDIR}/../native/include
+// #cgo CFLAGS: -I${SRCDIR}/../../native/include
 // #include "shmring/layout.h"
 import "C"
 
