@@ -26,6 +26,9 @@ node --test bench/test/
 step "go vet + go test -race"
 (cd go-peer && go vet ./... && go test -race -count=1 ./...)
 
+step "Go module alone (copy of go-peer/: build, vet, test; CGO_ENABLED=0 amd64/arm64; go install; imported)"
+bash scripts/test-go-module.sh
+
 step "go fuzz (bounded)"
 # Bounded by executions, not wall-clock time: with a duration, Go's fuzz coordinator (go1.26) can
 # report its own end-of-fuzztime deadline as a failure, "context deadline exceeded" with no crasher
