@@ -68,7 +68,7 @@ func main() {
 	defer ring.Close()
 	producer, err := ring.Producer(shmring.ProducerOptions{})
 	check(err)
-	written, err := producer.TryWrite(7, []byte("hello"))
+	written, err := producer.TryWrite([]byte("hello"), 7)
 	check(err)
 	check(producer.Flush())
 	consumer, err := ring.Consumer(shmring.ConsumerOptions{})
