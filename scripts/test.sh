@@ -26,12 +26,15 @@ node --test bench/test/
 step "go vet + go test -race"
 (cd go-peer && go vet ./... && go test -race -count=1 ./...)
 
+step "Go module alone (copy of go-peer/: build, vet, test; CGO_ENABLED=0 amd64/arm64; go install; imported)"
+bash scripts/test-go-module.sh
+
 step "go fuzz (bounded)"
 # Bounded by executions, not wall-clock time: with a duration, Go's fuzz coordinator (go1.26) can
 # report its own end-of-fuzztime deadline as a failure, "context deadline exceeded" with no crasher
 # (golang/go#75804, fixed in go1.27). An execution count has no deadline to race. 300,000 each is
 # about 5-12 s per target on 2 cores.
-(cd go-peer && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime=300000x . && go test -run='^$' -fuzz='^FuzzConsume$' -fuzztime=300000x .)
+(cd go-peer && go test -run='^$' -fuzz='^FuzzOpen$' -fuzztime=300000x ./shmring && go test -run='^$' -fuzz='^FuzzConsume$' -fuzztime=300000x ./shmring)
 
 step "C++ core under sanitizers"
 bash scripts/native-test.sh

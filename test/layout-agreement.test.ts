@@ -1,7 +1,8 @@
 /**
  * One format, three languages: the C header (native/include/shmring/layout.h) is the source of truth;
  * this proves the TypeScript descriptor, the C++ addon (which compiles the header) and the Go peer
- * (which imports it through cgo) all hold the same numbers, and that the layout itself is sane.
+ * (which compiles its byte-identical copy through cgo, or uses constants generated from it when
+ * built without cgo) all hold the same numbers, and that the layout itself is sane.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -42,6 +43,12 @@ describe('layout agreement', () => {
     for (const [name, value] of Object.entries(header)) {
       expect(native[name], `addon ${name}`).toBe(value);
     }
+  });
+
+  it('the Go module carries a byte-identical copy of the header (it must build when fetched alone)', () => {
+    const copy = readFileSync(`${root}/go-peer/shmring/layout.h`);
+    const source = readFileSync(`${root}/native/include/shmring/layout.h`);
+    expect(copy.equals(source), 'go-peer/shmring/layout.h differs: run `go generate ./...` in go-peer/').toBe(true);
   });
 
   it('Go peer == C header (values compiled through cgo)', () => {

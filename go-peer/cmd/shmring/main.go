@@ -31,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	shmring "github.com/shmring/shmring/go-peer"
+	"github.com/shmring/shmring/go-peer/shmring"
 )
 
 const (
@@ -155,20 +155,11 @@ func (c *command) waitFlags() waitFlags {
 	}
 }
 
-func (w waitFlags) options() shmring.WaitOptions {
+func (w waitFlags) options() *shmring.WaitOptions {
 	if !*w.park {
-		return shmring.WaitOptions{NeverPark: true}
+		return &shmring.WaitOptions{NeverPark: true}
 	}
-	return shmring.WaitOptions{Spin: spinOption(*w.spin)}
-}
-
-// spinOption turns a --spin flag into WaitOptions.Spin: --spin 0 means park at once, which
-// WaitOptions spells -1 (its 0 means the default).
-func spinOption(flag int) int {
-	if flag == 0 {
-		return -1
-	}
-	return flag
+	return &shmring.WaitOptions{Spin: *w.spin} // 0 parks at once, here as in WaitOptions
 }
 
 // openConsumer opens the ring file at path and attaches its consumer; the caller closes the ring
@@ -439,7 +430,7 @@ func (c *command) produce(args []string) error {
 	if *stream.maxLength > uint64(ring.MaxRecordLength()) {
 		return usagef("--max-length %d exceeds the ring's maxRecordLength %d", *stream.maxLength, ring.MaxRecordLength())
 	}
-	options := shmring.ProducerOptions{Wait: wait.options()}
+	options := shmring.ProducerOptions{Publish: shmring.PublishEager, Wait: wait.options()}
 	if *batch > 1 {
 		options.Publish, options.BatchRecords = shmring.PublishBatched, *batch
 	}
@@ -454,7 +445,7 @@ func (c *command) produce(args []string) error {
 			return c.interrupted(producer.Detach(), &summary)
 		}
 		recordType, length := shmring.StreamRecord(seed, summary.Next, maxLength)
-		buffer, err := producer.Claim(ctx, recordType, int(length))
+		buffer, err := producer.Claim(ctx, int(length), recordType)
 		if err != nil {
 			if ctx.Err() != nil {
 				return c.interrupted(producer.Detach(), &summary)
@@ -591,7 +582,7 @@ func newBenchSummary(role string, records, bytes uint64, elapsed time.Duration) 
 func (c *command) benchProduce(args []string) error {
 	count := c.flags.Uint64("count", 0, "records to write (required)")
 	size := c.flags.Int("size", 64, "payload bytes per record")
-	batch := c.flags.Int("batch", 64, "publish every K records")
+	batch := c.flags.Int("batch", shmring.DefaultBatchRecords, "publish every K records")
 	wait := c.waitFlags()
 	positional, err := c.parse(args, 1, "FILE")
 	if err != nil {
@@ -618,7 +609,7 @@ func (c *command) benchProduce(args []string) error {
 	started := time.Now()
 	for written := uint64(0); written < *count; written++ {
 		binaryPutSequence(payload, written)
-		if err := producer.Write(ctx, 1, payload); err != nil {
+		if err := producer.Write(ctx, payload, 1); err != nil {
 			producer.Detach()
 			return err
 		}
@@ -706,9 +697,9 @@ type relaySummary struct {
 	Interrupted bool   `json:"interrupted,omitempty"`
 }
 
-// relayPollLimit bounds the records read per Poll, so that IN's head (space for its producer) is
-// released at least this often even while OUT keeps up.
-const relayPollLimit = 256
+// relayInterruptCheckEvery: how many records the relay copies between looks at its signal context
+// while records keep coming (waits notice a signal on their own).
+const relayInterruptCheckEvery = 256
 
 // relay is a pipeline process stage (src/pipeline.ts, ProcessStageDescriptor): it consumes IN until
 // its end of stream and produces each record, unchanged, into OUT; then it ends OUT. Both waits
@@ -716,7 +707,7 @@ const relayPollLimit = 256
 // OUT is detached, so that its consumer cannot mistake a failure for the end of the stream, and IN
 // is closed for reading, so that a producer waiting for space fails instead of waiting forever.
 func (c *command) relay(args []string) error {
-	batch := c.flags.Int("batch", 64, "publish OUT every K records (and whenever IN is empty or OUT full)")
+	batch := c.flags.Int("batch", shmring.DefaultBatchRecords, "publish OUT every K records (and whenever IN is empty or OUT full)")
 	spin := c.flags.Int("spin", shmring.DefaultSpin, "polls before parking (0: park at once)")
 	noPark := c.flags.Bool("no-park", false, "spin instead of parking (a busy core)")
 	positional, err := c.parse(args, 2, "IN OUT")
@@ -726,7 +717,10 @@ func (c *command) relay(args []string) error {
 	if *batch < 1 {
 		return usagef("--batch %d must be at least 1", *batch)
 	}
-	wait := shmring.WaitOptions{Spin: spinOption(*spin), NeverPark: *noPark}
+	if *spin < 0 {
+		return usagef("--spin %d must not be negative (0: park at once)", *spin)
+	}
+	wait := &shmring.WaitOptions{Spin: *spin, NeverPark: *noPark}
 	ctx, stop := interruptible()
 	defer stop()
 
@@ -760,46 +754,53 @@ func (c *command) relay(args []string) error {
 		c.printJSON(summary)
 		return errors.Join(err, producer.Detach(), consumer.Close())
 	}
-	copyRecord := func(recordType uint16, data []byte) error {
-		if len(data) > producer.MaxRecordLength() {
-			return fmt.Errorf("record %d: %d bytes do not fit OUT (maxRecordLength %d)", summary.Records, len(data), producer.MaxRecordLength())
+	// Records are read with TryRead and released one at a time, each once its copy is committed to
+	// OUT: a relay interrupted while it waits for room in OUT leaves the record it holds, and only
+	// that one, to its successor, so none is lost or copied twice. (Poll would not do: a record
+	// whose handler fails is consumed, as in TypeScript.)
+	for read := 1; ; read++ {
+		if read%relayInterruptCheckEvery == 0 && ctx.Err() != nil { // a signal while records keep coming
+			return interrupted()
 		}
-		// Claim publishes what is pending before it waits for space: a batch never waits on itself.
-		destination, err := producer.Claim(ctx, recordType, len(data))
+		record, ok, err := consumer.TryRead()
 		if err != nil {
-			return err
-		}
-		copy(destination, data)
-		if err := producer.Commit(); err != nil {
-			return err
-		}
-		summary.Records++
-		summary.Bytes += uint64(len(data))
-		return nil
-	}
-	for {
-		handled, err := consumer.Poll(copyRecord, relayPollLimit)
-		if err != nil {
-			if ctx.Err() != nil {
-				return interrupted()
-			}
 			return failed(err)
 		}
-		if handled > 0 {
+		if !ok {
+			// IN is empty: publish what OUT holds before sleeping, so nothing lingers unseen.
+			if err := producer.Flush(); err != nil {
+				return failed(err)
+			}
+			if err := consumer.Wait(ctx); errors.Is(err, shmring.ErrEndOfStream) {
+				break
+			} else if err != nil {
+				if ctx.Err() != nil {
+					return interrupted()
+				}
+				return failed(err)
+			}
 			continue
 		}
-		// IN is empty: publish what OUT holds before sleeping, so nothing lingers unseen.
-		if err := producer.Flush(); err != nil {
-			return failed(err)
+		if len(record.Data) > producer.MaxRecordLength() {
+			return failed(fmt.Errorf("record %d: %d bytes do not fit OUT (maxRecordLength %d)", summary.Records, len(record.Data), producer.MaxRecordLength()))
 		}
-		if err := consumer.Wait(ctx); errors.Is(err, shmring.ErrEndOfStream) {
-			break
-		} else if err != nil {
+		// Claim publishes what is pending before it waits for space: a batch never waits on itself.
+		destination, err := producer.Claim(ctx, len(record.Data), record.Type)
+		if err != nil {
 			if ctx.Err() != nil {
 				return interrupted()
 			}
 			return failed(err)
 		}
+		copy(destination, record.Data)
+		if err := producer.Commit(); err != nil {
+			return failed(err)
+		}
+		if err := consumer.Release(); err != nil {
+			return failed(err)
+		}
+		summary.Records++
+		summary.Bytes += uint64(len(record.Data))
 	}
 	summary.EndOfStream = true
 	// Close publishes the last batch, then ends OUT's stream.

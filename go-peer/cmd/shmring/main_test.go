@@ -10,11 +10,12 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 
-	shmring "github.com/shmring/shmring/go-peer"
+	"github.com/shmring/shmring/go-peer/shmring"
 )
 
 // The CLI tests run the real command in separate processes: the test binary re-executes itself
@@ -292,7 +293,7 @@ func TestInterruptedProducerDetachesAndReportsNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ring.Close()
-	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: shmring.WaitOptions{Spin: -1}})
+	consumer, err := ring.Consumer(shmring.ConsumerOptions{Wait: &shmring.WaitOptions{Spin: 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,6 +383,71 @@ func TestRelayCopiesEveryRecordAndEndsTheStream(t *testing.T) {
 	}
 	if consumed.Records != 20000 || consumed.Bytes != produced.Bytes || consumed.EndOfStream == nil || !*consumed.EndOfStream {
 		t.Fatalf("produced %+v, consumed %+v", produced, consumed)
+	}
+}
+
+// A relay interrupted while it waits for room in OUT hands the record it holds to its successor:
+// a successor relay and a verifying consumer then see every record once, in order. (The relay
+// releases each IN record only after committing its copy; a Poll handler's failed record would be
+// consumed and lost here.)
+func TestInterruptedRelayHandsItsRecordToASuccessor(t *testing.T) {
+	in, out := shmPath(t), shmPath(t)
+	mustCLI(t, "create", in, "--capacity", "65536", "--max-record-length", "1000")
+	mustCLI(t, "create", out, "--capacity", "4096", "--max-record-length", "1000")
+	produced := parseSummary(t, mustCLI(t, "produce", in, "--count", "40", "--seed", "9", "--max-length", "1000"))
+	outRing, err := shmring.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outRing.Close()
+
+	relay, relayOut, relayErr := cliCommand(t, "relay", in, out, "--spin", "0")
+	if err := relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- relay.Wait() }()
+	// Nobody reads OUT (4 KiB): the relay fills it and parks for space, holding the next IN record.
+	for {
+		stats, err := outRing.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stats.Producer.Waiting {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("relay exited before OUT filled: %v\n%s", err, relayErr)
+		default:
+			runtime.Gosched()
+		}
+	}
+	if err := relay.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	first := parseSummary(t, relayOut.String())
+	if relay.ProcessState.ExitCode() != 1 || !first.Interrupted || first.Records == 0 || first.Records >= 40 {
+		t.Fatalf("interrupted relay: exit %d, summary %+v\n%s", relay.ProcessState.ExitCode(), first, relayErr)
+	}
+
+	successor, successorOut, successorErr := cliCommand(t, "relay", in, out, "--spin", "0")
+	consumer, consumerOut, consumerErr := cliCommand(t, "consume", "--verify", out, "--seed", "9", "--max-length", "1000", "--park", "--spin", "0")
+	for _, peer := range []*exec.Cmd{successor, consumer} {
+		if err := peer.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := successor.Wait(); err != nil {
+		t.Fatalf("successor relay: %v\n%s", err, successorErr)
+	}
+	if err := consumer.Wait(); err != nil {
+		t.Fatalf("consumer: %v\n%s", err, consumerErr)
+	}
+	second, consumed := parseSummary(t, successorOut.String()), parseSummary(t, consumerOut.String())
+	if first.Records+second.Records != 40 || consumed.Records != 40 || consumed.Bytes != produced.Bytes || consumed.EndOfStream == nil || !*consumed.EndOfStream {
+		t.Fatalf("relayed %d + %d, consumed %+v; produced %+v", first.Records, second.Records, consumed, produced)
 	}
 }
 

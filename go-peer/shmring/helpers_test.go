@@ -72,7 +72,7 @@ func mustConsumer(t testing.TB, ring *Ring, options ConsumerOptions) *Consumer {
 
 func mustWrite(t testing.TB, producer *Producer, recordType uint16, payload []byte) {
 	t.Helper()
-	written, err := producer.TryWrite(recordType, payload)
+	written, err := producer.TryWrite(payload, recordType)
 	if err != nil || !written {
 		t.Fatalf("TryWrite(%d bytes) = %v, %v; want true, nil", len(payload), written, err)
 	}

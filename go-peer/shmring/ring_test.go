@@ -222,7 +222,7 @@ func TestCloseUnmapsOnceAndRefusesUse(t *testing.T) {
 	if err := ring.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	_, err := producer.TryWrite(1, nil)
+	_, err := producer.TryWrite(nil, 1)
 	expectError(t, err, ErrClosed)
 	_, _, err = consumer.TryRead()
 	expectError(t, err, ErrClosed)

@@ -95,7 +95,7 @@ func TestConsumerRefusesAMisalignedHeadOnAttach(t *testing.T) {
 
 func TestPollReleasesOncePerBatchAndRespectsLimit(t *testing.T) {
 	ring := newTestRing(t, 1024, 248)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	for i := 0; i < 10; i++ {
 		mustWrite(t, producer, uint16(i), patterned(i, byte(i)))
@@ -127,34 +127,40 @@ func TestPollReleasesOncePerBatchAndRespectsLimit(t *testing.T) {
 	}
 }
 
-func TestPollHandlerErrorLeavesTheRecordUnconsumed(t *testing.T) {
+// A failing handler's record is consumed with the ones before it, as when a TypeScript poll
+// handler throws: redelivering it would hand a poison record to every retry, forever.
+func TestPollHandlerErrorConsumesTheRecord(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
 	plantPositions(ring, 200, 200) // so that the second record wraps behind padding
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 1, make([]byte, 8))
-	mustWrite(t, producer, 2, make([]byte, 40)) // padding at 224, record at 0
-	refuse := errors.New("not now")
+	mustWrite(t, producer, 2, make([]byte, 40)) // padding at 216, record at 0
+	mustWrite(t, producer, 3, make([]byte, 8))
+	refuse := errors.New("poison")
+	var seen []uint16
 	handled, err := consumer.Poll(func(recordType uint16, data []byte) error {
+		seen = append(seen, recordType)
 		if recordType == 2 {
 			return refuse
 		}
 		return nil
 	}, 0)
-	if handled != 1 || !errors.Is(err, refuse) {
-		t.Fatalf("Poll = %d, %v", handled, err)
+	if handled != 1 || err != refuse || len(seen) != 2 {
+		t.Fatalf("Poll = %d, %v (handler saw types %v); want 1 handled before the error, the error as is", handled, err, seen)
 	}
-	if head := loadAcquire32(ring.words.head); head != 256 { // record 1 and the padding
-		t.Fatalf("head %d; want 256", head)
+	// Record 1 (200..216), the padding (216..256) and record 2 (256..304) are released.
+	if head := loadAcquire32(ring.words.head); head != 304 {
+		t.Fatalf("head %d; want 304, past the failed record", head)
 	}
-	if record := mustRead(t, consumer); record.Type != 2 {
-		t.Fatalf("redelivered type %d", record.Type)
+	if record := mustRead(t, consumer); record.Type != 3 {
+		t.Fatalf("after the failed record: type %d; want 3 (the failed record is not redelivered)", record.Type)
 	}
 }
 
 func TestTryReadKeepsViewsUntilRelease(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 1, []byte("first"))
 	mustWrite(t, producer, 2, []byte("second"))
@@ -205,7 +211,7 @@ func TestReadReturnsEndOfStreamAfterDraining(t *testing.T) {
 
 func TestBlockingCallsObserveCancellation(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
-	consumer := mustConsumer(t, ring, ConsumerOptions{Wait: WaitOptions{Spin: -1}})
+	consumer := mustConsumer(t, ring, ConsumerOptions{Wait: &WaitOptions{Spin: 0}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := consumer.Read(ctx); !errors.Is(err, context.Canceled) {
@@ -215,27 +221,27 @@ func TestBlockingCallsObserveCancellation(t *testing.T) {
 		t.Fatalf("Wait with a cancelled context = %v", err)
 	}
 
-	producer := mustProducer(t, ring, ProducerOptions{Wait: WaitOptions{Spin: -1}})
+	producer := mustProducer(t, ring, ProducerOptions{Wait: &WaitOptions{Spin: 0}})
 	mustWrite(t, producer, 1, make([]byte, 248))
-	if err := producer.Write(ctx, 2, nil); !errors.Is(err, context.Canceled) {
+	if err := producer.Write(ctx, nil, 2); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Write to a full ring with a cancelled context = %v", err)
 	}
 	// A deadline that passes while parked (several park slices long).
 	deadline, cancelDeadline := context.WithTimeout(context.Background(), 3*DefaultParkTimeout)
 	defer cancelDeadline()
-	if err := producer.Write(deadline, 2, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if err := producer.Write(deadline, nil, 2); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Write past the deadline = %v", err)
 	}
 }
 
 func TestWriteFailsOnceTheConsumerHasClosed(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 1, make([]byte, 248))
 	if err := consumer.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err := producer.Write(context.Background(), 2, nil)
+	err := producer.Write(context.Background(), nil, 2)
 	expectError(t, err, ErrClosed, "consumer")
 }

@@ -29,7 +29,7 @@ func TestEmptyRingReadsNothing(t *testing.T) {
 	if handled != 0 || err != nil {
 		t.Fatalf("Poll on an empty ring = %d, %v", handled, err)
 	}
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	mustWrite(t, producer, 7, []byte("one"))
 	if record := mustRead(t, consumer); record.Type != 7 || string(record.Data) != "one" {
 		t.Fatalf("read %d %q", record.Type, record.Data)
@@ -41,15 +41,15 @@ func TestEmptyRingReadsNothing(t *testing.T) {
 
 func TestFullRingReportsFullAndKeepsEveryRecord(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	for i := 0; i < 8; i++ { // 8 slots of 32 bytes: exactly the capacity
 		mustWrite(t, producer, uint16(i), patterned(24, byte(i)))
 	}
-	if written, err := producer.TryWrite(99, nil); written || err != nil {
+	if written, err := producer.TryWrite(nil, 99); written || err != nil {
 		t.Fatalf("TryWrite on a full ring = %v, %v; want false, nil", written, err)
 	}
-	if buffer, err := producer.TryClaim(99, 0); buffer != nil || err != nil {
+	if buffer, err := producer.TryClaim(0, 99); buffer != nil || err != nil {
 		t.Fatalf("TryClaim on a full ring = %v, %v; want nil, nil", buffer, err)
 	}
 	if tail := loadAcquire32(ring.words.tail); tail != 256 {
@@ -69,7 +69,7 @@ func TestFullRingReportsFullAndKeepsEveryRecord(t *testing.T) {
 func TestRecordThatExactlyFitsAtTheEndNeedsNoPadding(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
 	plantPositions(ring, nearWrap+224, nearWrap+224) // offset 224: 32 bytes to the end
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 1, patterned(24, 1)) // slot 32: exactly to the end
 	if length, recordType := binary.LittleEndian.Uint32(ring.data[224:]), binary.LittleEndian.Uint32(ring.data[228:]); length != 24 || recordType != 1 {
@@ -90,7 +90,7 @@ func TestRecordThatExactlyFitsAtTheEndNeedsNoPadding(t *testing.T) {
 func TestWrapWritesPaddingAndTheConsumerSkipsIt(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
 	plantPositions(ring, nearWrap+232, nearWrap+232) // offset 232: 24 bytes to the end
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 5, patterned(24, 5)) // slot 32 > 24: padding, then offset 0
 	if length, recordType := binary.LittleEndian.Uint32(ring.data[232:]), binary.LittleEndian.Uint32(ring.data[236:]); length != 16 || recordType != paddingType {
@@ -122,10 +122,10 @@ func TestPaddingIsWrittenWhileTheStartIsStillOccupied(t *testing.T) {
 	plantPositions(ring, nearWrap+32, nearWrap+224)
 	plantRecordHeader(ring, 32, 184, 3)
 	unread := append([]byte(nil), ring.data[32:224]...)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 
-	if written, err := producer.TryWrite(9, patterned(40, 9)); written || err != nil { // slot 48
+	if written, err := producer.TryWrite(patterned(40, 9), 9); written || err != nil { // slot 48
 		t.Fatalf("TryWrite = %v, %v; want full", written, err)
 	}
 	if length, recordType := binary.LittleEndian.Uint32(ring.data[224:]), binary.LittleEndian.Uint32(ring.data[228:]); length != 24 || recordType != paddingType {
@@ -170,11 +170,11 @@ func TestNeitherEndHasRoomOverwritesNothing(t *testing.T) {
 	plantRecordHeader(ring, 128, 120, 1)
 	plantRecordHeader(ring, 0, 56, 2)
 	before := append([]byte(nil), ring.data...)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 
 	for _, length := range []int{200, 64, 120} { // needs padding of 192 > 64 free; slot 72 > 64; slot 128 > 64
-		if written, err := producer.TryWrite(9, patterned(length, 9)); written || err != nil {
+		if written, err := producer.TryWrite(patterned(length, 9), 9); written || err != nil {
 			t.Fatalf("TryWrite(%d) = %v, %v; want full", length, written, err)
 		}
 		if !bytes.Equal(ring.data, before) {
@@ -200,10 +200,10 @@ func TestNeitherEndHasRoomOverwritesNothing(t *testing.T) {
 
 func TestMaxSizeAndZeroLengthRecords(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 1, patterned(248, 1)) // slot 256: the whole data area
-	if written, _ := producer.TryWrite(2, nil); written {
+	if written, _ := producer.TryWrite(nil, 2); written {
 		t.Fatal("a zero-length record fit into a full ring")
 	}
 	if record := mustRead(t, consumer); !bytes.Equal(record.Data, patterned(248, 1)) {
@@ -213,7 +213,7 @@ func TestMaxSizeAndZeroLengthRecords(t *testing.T) {
 	for i := 0; i < 32; i++ { // 32 zero-length records of 8 bytes fill the ring
 		mustWrite(t, producer, uint16(i), []byte{})
 	}
-	if written, _ := producer.TryWrite(2, nil); written {
+	if written, _ := producer.TryWrite(nil, 2); written {
 		t.Fatal("33rd zero-length record fit")
 	}
 	for i := 0; i < 32; i++ {
@@ -223,20 +223,20 @@ func TestMaxSizeAndZeroLengthRecords(t *testing.T) {
 	}
 	consumer.Release()
 
-	_, err := producer.TryWrite(1, make([]byte, 249))
+	_, err := producer.TryWrite(make([]byte, 249), 1)
 	expectError(t, err, ErrUsage, "249")
-	_, err = producer.TryClaim(1, -1)
+	_, err = producer.TryClaim(-1, 1)
 	expectError(t, err, ErrUsage)
 }
 
 func TestMaxSizeRecordAfterAnEmptyRingWithAnOffsetWrapsThroughPadding(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
 	plantPositions(ring, 8, 8)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	// Slot 256 needs offset 0: padding of 248 bytes first, then the ring is full until the consumer
 	// skips that padding.
-	if written, err := producer.TryWrite(1, patterned(248, 1)); written || err != nil {
+	if written, err := producer.TryWrite(patterned(248, 1), 1); written || err != nil {
 		t.Fatalf("TryWrite = %v, %v; want full", written, err)
 	}
 	if _, ok, err := consumer.TryRead(); ok || err != nil {
@@ -256,11 +256,11 @@ func TestAbortWritesNothingAndMovesNothing(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
 	fillData(ring, 0xAA)
 	plantPositions(ring, 232, 232)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 
 	// A claim that needs padding: aborting it must not leave the padding behind.
-	buffer, err := producer.TryClaim(1, 24)
+	buffer, err := producer.TryClaim(24, 1)
 	if err != nil || buffer == nil {
 		t.Fatalf("TryClaim = %v, %v", buffer, err)
 	}
@@ -278,7 +278,7 @@ func TestAbortWritesNothingAndMovesNothing(t *testing.T) {
 		t.Fatalf("pending %d records %d bytes after abort", records, pendingBytes)
 	}
 
-	again, err := producer.TryClaim(2, 24)
+	again, err := producer.TryClaim(24, 2)
 	if err != nil || &again[0] != &buffer[0] {
 		t.Fatal("the claim after an abort got a different slot")
 	}
@@ -293,15 +293,15 @@ func TestAbortWritesNothingAndMovesNothing(t *testing.T) {
 
 func TestClaimCommitAbortMisuse(t *testing.T) {
 	ring := newTestRing(t, 256, 248)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	expectError(t, producer.Commit(), ErrUsage, "no claimed record")
 	expectError(t, producer.Abort(), ErrUsage, "no claimed record")
-	if _, err := producer.TryClaim(1, 8); err != nil {
+	if _, err := producer.TryClaim(8, 1); err != nil {
 		t.Fatal(err)
 	}
-	_, err := producer.TryClaim(1, 8)
+	_, err := producer.TryClaim(8, 1)
 	expectError(t, err, ErrUsage, "still pending")
-	_, err = producer.TryWrite(1, nil)
+	_, err = producer.TryWrite(nil, 1)
 	expectError(t, err, ErrUsage, "still pending")
 	if err := producer.Commit(); err != nil {
 		t.Fatal(err)
@@ -351,7 +351,7 @@ func TestPublishPolicies(t *testing.T) {
 		}
 		mustRead(t, consumer)
 		mustWrite(t, producer, 2, make([]byte, 100))
-		if written, _ := producer.TryWrite(3, make([]byte, 100)); written {
+		if written, _ := producer.TryWrite(make([]byte, 100), 3); written {
 			t.Fatal("third record fit")
 		}
 		// Reporting full published the pending record: the consumer can make room.
@@ -387,7 +387,7 @@ func TestProducerContinuesFromThePublishedTail(t *testing.T) {
 	producer.left = true
 	producer.ring.mu.Unlock()
 
-	next := mustProducer(t, ring, ProducerOptions{})
+	next := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	mustWrite(t, next, 3, []byte("next"))
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	if record := mustRead(t, consumer); string(record.Data) != "published" {
@@ -405,18 +405,18 @@ func TestProducerRefusesACorruptHead(t *testing.T) {
 	expectError(t, err, ErrCorrupt, "head 512")
 
 	plantPositions(ring, 0, 0)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	for written := true; written; {
 		var err error
-		if written, err = producer.TryWrite(1, make([]byte, 40)); err != nil {
+		if written, err = producer.TryWrite(make([]byte, 40), 1); err != nil {
 			t.Fatal(err)
 		}
 	}
 	storeSeqCst32(ring.words.head, 4) // not 8-aligned
-	_, err = producer.TryWrite(1, make([]byte, 40))
+	_, err = producer.TryWrite(make([]byte, 40), 1)
 	expectError(t, err, ErrCorrupt, "head 4")
 	storeSeqCst32(ring.words.head, producer.writePosition+8) // ahead of the producer
-	_, err = producer.TryWrite(1, make([]byte, 40))
+	_, err = producer.TryWrite(make([]byte, 40), 1)
 	expectError(t, err, ErrCorrupt, "head")
 }
 
@@ -426,7 +426,7 @@ func TestLargestCapacityWrapsCorrectly(t *testing.T) {
 	ring := newTestRing(t, MaxCapacity, MaxCapacity-8)
 	start := ^uint32(63) // 2^32-64: offset 2^30-64, 64 bytes before positions wrap to 0
 	plantPositions(ring, start, start)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	mustWrite(t, producer, 1, patterned(40, 1))  // slot 48: fits before the end
 	mustWrite(t, producer, 2, patterned(100, 2)) // 16 bytes left: padding, then offset 0
@@ -441,6 +441,6 @@ func TestLargestCapacityWrapsCorrectly(t *testing.T) {
 			t.Fatalf("record type %d length %d", record.Type, len(record.Data))
 		}
 	}
-	_, err := producer.TryClaim(1, int(MaxCapacity))
+	_, err := producer.TryClaim(int(MaxCapacity), 1)
 	expectError(t, err, ErrUsage)
 }

@@ -40,7 +40,7 @@ func childSpec() (string, streamSpec) {
 }
 
 // parkingWait parks at once, with a park slice long enough that a lost wake-up shows as a timeout.
-var parkingWait = WaitOptions{Spin: -1, ParkTimeout: 60e9}
+var parkingWait = &WaitOptions{Spin: 0, ParkTimeout: 60e9}
 
 func runChild(role string) error {
 	path, spec := childSpec()
@@ -204,7 +204,7 @@ func TestKilledProducerReleasesItsRole(t *testing.T) {
 	if stats.Producer.State != RoleAttached || stats.Producer.Pid != uint32(child.Process.Pid) || stats.Producer.Alive {
 		t.Fatalf("stats after kill -9: %+v", stats.Producer)
 	}
-	producer := mustProducer(t, ring, ProducerOptions{}) // the role is free again
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager}) // the role is free again
 	mustWrite(t, producer, 1, []byte("after the crash"))
 	if record := mustRead(t, consumer); string(record.Data) != "after the crash" {
 		t.Fatalf("read %q", record.Data)
@@ -219,7 +219,7 @@ func TestEndOfStreamWakesAParkedConsumerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ring.Close()
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	spec := streamSpec{seed: 5, start: 0, count: 0, maxLength: 100}
 	child, stdout, _ := startChild(t, "consume", path, spec)
 	// Close once the child is parked (or about to be: it sets its waiting flag just before the

@@ -19,8 +19,8 @@ type Record struct {
 
 // ConsumerOptions configure the consumer role.
 type ConsumerOptions struct {
-	// Wait tunes the blocking Read and Wait.
-	Wait WaitOptions
+	// Wait tunes the blocking Read and Wait; nil: DefaultSpin, then park.
+	Wait *WaitOptions
 }
 
 // Consumer is the consumer role of a ring. Use it from one goroutine at a time.
@@ -59,6 +59,9 @@ type Consumer struct {
 // if another process has it), then the published state ATTACHED, this pid and a heartbeat. It
 // continues from the head the previous consumer released.
 func (r *Ring) Consumer(options ConsumerOptions) (*Consumer, error) {
+	if err := options.Wait.check("attach consumer"); err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.lockRole(consumerRole); err != nil {
@@ -218,9 +221,12 @@ func (c *Consumer) release() error {
 // Poll hands up to limit published records (limit <= 0: all published when it starts) to
 // handler, in order, then releases them with one store of head. It loads tail at most once.
 //
-// data is valid only during the handler call. If handler returns an error, Poll stops, that
-// record is not consumed (it will be delivered again), the ones before it are released, and the
-// handler's error is returned as is.
+// data is valid only during the handler call. If handler returns an error, Poll stops and returns
+// it as is, with the count of the records handled before it; that record and the ones before it
+// are consumed (released), as when a TypeScript poll handler throws. Redelivering it instead would
+// hand a record that makes its handler fail to every retry, stalling the stream for good (a poison
+// record). A caller that must not lose a record it cannot take now (say, its output is full)
+// waits inside the handler, or reads with TryRead and Releases only what it has finished with.
 func (c *Consumer) Poll(handler func(recordType uint16, data []byte) error, limit int) (int, error) {
 	if c.left {
 		return 0, closedError("poll", "the consumer has left the ring")
@@ -237,9 +243,6 @@ func (c *Consumer) Poll(handler func(recordType uint16, data []byte) error, limi
 			break
 		}
 		if err := handler(record.Type, record.Data); err != nil {
-			// Step back over this record only: padding skipped before it may already be
-			// released, and head must never move backwards.
-			c.readPosition -= uint32(recordSlotLength(uint32(len(record.Data))))
 			if releaseErr := c.release(); releaseErr != nil {
 				return handled, errors.Join(err, releaseErr)
 			}

@@ -14,25 +14,36 @@ import (
 type PublishPolicy int
 
 const (
+	// PublishBatched (the zero value, TypeScript's 'auto') publishes once BatchRecords records or
+	// BatchBytes bytes are pending. Unlike 'auto' it has no end-of-job microtask: a producer that
+	// goes idle calls Flush (blocking calls, full and Close publish on their own).
+	PublishBatched PublishPolicy = iota
 	// PublishEager publishes every record as it is committed.
-	PublishEager PublishPolicy = iota
-	// PublishBatched publishes once BatchRecords records or BatchBytes bytes are pending.
-	PublishBatched
+	PublishEager
 	// PublishManual publishes only on Flush (and, as always, before the producer reports full,
 	// parks, or leaves).
 	PublishManual
 )
 
-// ProducerOptions configure the producer role.
+// ProducerOptions configure the producer role. The zero value gives the TypeScript defaults:
+// PublishBatched, 256 records or min(64 KiB, capacity/4) bytes per publication, DefaultSpin.
 type ProducerOptions struct {
 	Publish PublishPolicy
-	// BatchRecords: with PublishBatched, publish once this many records are pending (0: 64).
+	// BatchRecords: with PublishBatched, publish once this many records are pending (0:
+	// DefaultBatchRecords).
 	BatchRecords int
-	// BatchBytes: with PublishBatched, publish once this many bytes are pending (0: capacity/4).
+	// BatchBytes: with PublishBatched, publish once this many bytes are pending (0:
+	// min(DefaultBatchBytes, capacity/4)).
 	BatchBytes int
-	// Wait tunes the blocking Write.
-	Wait WaitOptions
+	// Wait tunes the blocking Write and Claim; nil: DefaultSpin, then park.
+	Wait *WaitOptions
 }
+
+// Publication defaults of PublishBatched, the same as the TypeScript producer's.
+const (
+	DefaultBatchRecords = 256
+	DefaultBatchBytes   = 64 << 10 // and at most capacity/4
+)
 
 // Producer is the producer role of a ring. Use it from one goroutine at a time.
 //
@@ -83,6 +94,9 @@ type pendingClaim struct {
 // if another process has it), then the published state ATTACHED, this pid and a heartbeat.
 // It continues the stream from the tail the previous producer published.
 func (r *Ring) Producer(options ProducerOptions) (*Producer, error) {
+	if err := options.Wait.check("attach producer"); err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.lockRole(producerRole); err != nil {
@@ -120,10 +134,10 @@ func newProducer(r *Ring, options ProducerOptions) *Producer {
 		wait:            options.Wait.withDefaults(),
 	}
 	if producer.batchRecords <= 0 {
-		producer.batchRecords = 64
+		producer.batchRecords = DefaultBatchRecords
 	}
 	if producer.batchBytes == 0 {
-		producer.batchBytes = r.capacity / 4
+		producer.batchBytes = min(DefaultBatchBytes, r.capacity/4)
 	}
 	return producer
 }
@@ -172,7 +186,7 @@ func (p *Producer) hasRoom(position, n uint32) (bool, error) {
 // consumer can make room.
 //
 // The slice aliases shared memory; it must not be used after Commit or Abort.
-func (p *Producer) TryClaim(recordType uint16, length int) ([]byte, error) {
+func (p *Producer) TryClaim(length int, recordType uint16) ([]byte, error) {
 	if p.left {
 		return nil, closedError("claim", "the producer has left the ring")
 	}
@@ -277,8 +291,8 @@ func (p *Producer) Abort() error {
 
 // TryWrite copies payload into a new record. false with a nil error means the ring is full (what
 // was committed has been published).
-func (p *Producer) TryWrite(recordType uint16, payload []byte) (bool, error) {
-	destination, err := p.TryClaim(recordType, len(payload))
+func (p *Producer) TryWrite(payload []byte, recordType uint16) (bool, error) {
+	destination, err := p.TryClaim(len(payload), recordType)
 	if destination == nil || err != nil {
 		return false, err
 	}
@@ -288,9 +302,9 @@ func (p *Producer) TryWrite(recordType uint16, payload []byte) (bool, error) {
 
 // Claim is TryClaim that waits for space when the ring is full, as Write does. The returned slice
 // is never nil when the error is nil.
-func (p *Producer) Claim(ctx context.Context, recordType uint16, length int) ([]byte, error) {
+func (p *Producer) Claim(ctx context.Context, length int, recordType uint16) ([]byte, error) {
 	for {
-		destination, err := p.TryClaim(recordType, length)
+		destination, err := p.TryClaim(length, recordType)
 		if destination != nil || err != nil {
 			return destination, err
 		}
@@ -303,9 +317,9 @@ func (p *Producer) Claim(ctx context.Context, recordType uint16, length int) ([]
 // Write copies payload into a new record, waiting for space if the ring is full: it spins
 // briefly, then parks on the space doorbell. It returns ctx's error (wrapped) if ctx ends first,
 // and an error wrapping ErrClosed if the consumer has closed the ring for good.
-func (p *Producer) Write(ctx context.Context, recordType uint16, payload []byte) error {
+func (p *Producer) Write(ctx context.Context, payload []byte, recordType uint16) error {
 	for {
-		written, err := p.TryWrite(recordType, payload)
+		written, err := p.TryWrite(payload, recordType)
 		if written || err != nil {
 			return err
 		}

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package shmring
 
 // A C function for BenchmarkCgoCallPerRecord only: it measures what one cgo call per record would

@@ -24,7 +24,7 @@ func produceStream(ctx context.Context, producer *Producer, spec streamSpec, blo
 		recordType, length := StreamRecord(spec.seed, n, spec.maxLength)
 		if copyIn {
 			FillStreamPayload(scratch[:length], spec.seed, n)
-			if err := producer.Write(ctx, recordType, scratch[:length]); err != nil {
+			if err := producer.Write(ctx, scratch[:length], recordType); err != nil {
 				return err
 			}
 			continue
@@ -33,8 +33,8 @@ func produceStream(ctx context.Context, producer *Producer, spec streamSpec, blo
 		var err error
 		for buffer == nil && err == nil {
 			if blocking {
-				buffer, err = producer.Claim(ctx, recordType, int(length))
-			} else if buffer, err = producer.TryClaim(recordType, int(length)); buffer == nil {
+				buffer, err = producer.Claim(ctx, int(length), recordType)
+			} else if buffer, err = producer.TryClaim(int(length), recordType); buffer == nil {
 				runtime.Gosched()
 			}
 		}
@@ -125,21 +125,21 @@ func stressCount(short, full uint32) uint32 {
 }
 
 func TestStressGoroutinesOverARingFile(t *testing.T) {
-	// Spin -1 parks at once; a one-minute park slice means a lost wake-up would show up as a park
+	// Spin 0 parks at once; a one-minute park slice means a lost wake-up would show up as a park
 	// timeout (counted below), not be papered over by a short slice.
-	parkAtOnce := WaitOptions{Spin: -1, ParkTimeout: 60e9}
+	parkAtOnce := &WaitOptions{Spin: 0, ParkTimeout: 60e9}
 	variants := []struct {
 		name     string
 		blocking bool
 		usePoll  bool
 		publish  PublishPolicy
-		wait     WaitOptions
+		wait     *WaitOptions
 	}{
 		{"spinning, eager, TryClaim/TryRead", false, false, PublishEager, parkAtOnce},
 		{"spinning, batched, TryClaim/Poll", false, true, PublishBatched, parkAtOnce},
 		{"parked, eager, Write/Read", true, false, PublishEager, parkAtOnce},
 		{"parked, batched, Claim/Wait+Poll", true, true, PublishBatched, parkAtOnce},
-		{"never parked, batched, Claim/Wait+Poll", true, true, PublishBatched, WaitOptions{NeverPark: true}},
+		{"never parked, batched, Claim/Wait+Poll", true, true, PublishBatched, &WaitOptions{NeverPark: true}},
 	}
 	for _, variant := range variants {
 		variant := variant

@@ -40,7 +40,7 @@ func (w *Writer) Write(payload []byte) (int, error) {
 		if len(payload) > maxLength {
 			return 0, usageError("write", "record of %d bytes exceeds maxRecordLength %d (use ByteMode to split it)", len(payload), maxLength)
 		}
-		if err := w.producer.Write(w.ctx, w.recordType, payload); err != nil {
+		if err := w.producer.Write(w.ctx, payload, w.recordType); err != nil {
 			return 0, err
 		}
 		return len(payload), nil
@@ -48,7 +48,7 @@ func (w *Writer) Write(payload []byte) (int, error) {
 	written := 0
 	for written < len(payload) {
 		chunk := payload[written:min(len(payload), written+maxLength)]
-		if err := w.producer.Write(w.ctx, w.recordType, chunk); err != nil {
+		if err := w.producer.Write(w.ctx, chunk, w.recordType); err != nil {
 			return written, err
 		}
 		written += len(chunk)

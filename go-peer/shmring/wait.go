@@ -23,7 +23,9 @@ import (
 // kernel compares the word and enqueues atomically) or the wake reaches the sleeper.
 
 const (
-	// DefaultSpin is how many times a blocking call re-reads the peer's position before parking.
+	// DefaultSpin is how many times a blocking call re-reads the peer's position before parking
+	// when its options leave Wait nil. (TypeScript's default is 2000 polls; a Go spin iteration
+	// also yields the processor every spinYieldEvery polls, so it waits longer per iteration.)
 	DefaultSpin = 256
 	// DefaultParkTimeout is the longest single futex sleep. Sleeps are cut into slices so that a
 	// cancelled context is noticed within one slice; no wake-up depends on the slice ending.
@@ -35,8 +37,9 @@ const (
 
 // WaitOptions tune how a blocking call waits for its peer.
 type WaitOptions struct {
-	// Spin is how many times to re-read the peer's position before parking. 0 selects
-	// DefaultSpin; a negative value parks at once.
+	// Spin is how many times to re-read the peer's position before parking: 0 parks at once, as
+	// spin: 0 does in TypeScript; negative is a usage error. DefaultSpin is what a nil *WaitOptions
+	// gives.
 	Spin int
 	// ParkTimeout bounds one futex sleep, and so how late a cancelled context is noticed.
 	// 0 selects DefaultParkTimeout.
@@ -46,14 +49,25 @@ type WaitOptions struct {
 	NeverPark bool
 }
 
-func (options WaitOptions) withDefaults() WaitOptions {
-	if options.Spin == 0 {
-		options.Spin = DefaultSpin
+// withDefaults resolves a side's options: nil (left out) is DefaultSpin and DefaultParkTimeout;
+// a set Spin is kept as is, 0 included.
+func (options *WaitOptions) withDefaults() WaitOptions {
+	if options == nil {
+		return WaitOptions{Spin: DefaultSpin, ParkTimeout: DefaultParkTimeout}
 	}
-	if options.ParkTimeout <= 0 {
-		options.ParkTimeout = DefaultParkTimeout
+	resolved := *options
+	if resolved.ParkTimeout <= 0 {
+		resolved.ParkTimeout = DefaultParkTimeout
 	}
-	return options
+	return resolved
+}
+
+// check refuses what withDefaults cannot resolve, before a role is taken.
+func (options *WaitOptions) check(op string) error {
+	if options != nil && options.Spin < 0 {
+		return usageError(op, "Wait.Spin %d is invalid; expected >= 0 (0 parks at once; a nil Wait spins DefaultSpin times)", options.Spin)
+	}
+	return nil
 }
 
 // waitWords are the words one side waits on: the peer's position and state, its own waiting flag

@@ -43,7 +43,7 @@ func TestWriterAndReaderCarryAByteStream(t *testing.T) {
 
 func TestWriterRecordModeWritesOneRecordPerWrite(t *testing.T) {
 	ring := newTestRing(t, 1024, 100)
-	producer := mustProducer(t, ring, ProducerOptions{})
+	producer := mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	consumer := mustConsumer(t, ring, ConsumerOptions{})
 	writer := NewWriter(context.Background(), producer, 42, RecordMode)
 	if written, err := writer.Write([]byte("hello")); err != nil || written != 5 {

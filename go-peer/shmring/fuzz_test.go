@@ -32,7 +32,7 @@ func ringFileBytes(f testing.TB, capacity, maxRecordLength, start uint32, payloa
 	}
 	for i, length := range payloadLengths {
 		for written := false; !written; {
-			if written, err = producer.TryWrite(uint16(i), patterned(length, byte(i))); err != nil {
+			if written, err = producer.TryWrite(patterned(length, byte(i)), uint16(i)); err != nil {
 				f.Fatal(err)
 			}
 			if !written { // make room
@@ -172,7 +172,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		for i := 0; i < 4; i++ {
-			if _, err := producer.TryWrite(1, make([]byte, min(i*40, int(ring.maxRecordLength)))); err != nil && !errors.Is(err, ErrCorrupt) {
+			if _, err := producer.TryWrite(make([]byte, min(i*40, int(ring.maxRecordLength))), 1); err != nil && !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("TryWrite: %v", err)
 			}
 		}
@@ -274,7 +274,7 @@ func FuzzConsume(f *testing.F) {
 			return
 		}
 		for length := 0; length <= maxRecordLength; length += 67 {
-			buffer, err := producer.TryClaim(uint16(length), length)
+			buffer, err := producer.TryClaim(length, uint16(length))
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatal(err)

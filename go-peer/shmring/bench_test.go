@@ -25,7 +25,7 @@ func BenchmarkTryWrite(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				written, err := producer.TryWrite(1, payload)
+				written, err := producer.TryWrite(payload, 1)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -50,7 +50,7 @@ func BenchmarkPoll(b *testing.B) {
 	handler := func(_ uint16, data []byte) error { checksum += data[0]; return nil }
 	fill := func() {
 		for written := true; written; {
-			written, _ = producer.TryWrite(1, payload)
+			written, _ = producer.TryWrite(payload, 1)
 		}
 	}
 	b.SetBytes(int64(len(payload)))
@@ -85,7 +85,7 @@ func BenchmarkTransferGoroutines(b *testing.B) {
 		defer wg.Done()
 		ctx := context.Background()
 		for i := 0; i < b.N; i++ {
-			if err := producer.Write(ctx, 1, payload); err != nil {
+			if err := producer.Write(ctx, payload, 1); err != nil {
 				panic(err)
 			}
 		}
@@ -108,18 +108,6 @@ func BenchmarkTransferGoroutines(b *testing.B) {
 	if received != b.N {
 		b.Fatalf("received %d of %d", received, b.N)
 	}
-}
-
-// The case for keeping cgo off the per-record path: one trivial cgo call (an atomic load done in
-// C) against the same load in Go. The per-record paths above cost about as much as, or less than,
-// one cgo call alone would add to each record.
-func BenchmarkCgoCallPerRecord(b *testing.B) {
-	ring := newTestRing(b, 64, 16)
-	var sum uint32
-	for i := 0; i < b.N; i++ {
-		sum += cgoLoadAcquire32(ring.words.tail)
-	}
-	_ = sum
 }
 
 func BenchmarkAtomicLoadPerRecord(b *testing.B) {

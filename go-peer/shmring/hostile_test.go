@@ -136,7 +136,7 @@ func TestHostileConsumerMemoryYieldsErrCorruptNeverAPanic(t *testing.T) {
 	corrupt := 0
 	for length := 0; ; length = (length + 37) % 513 {
 		done := scribblerDone.Load()
-		_, err := producer.TryWrite(uint16(length), payload[:length])
+		_, err := producer.TryWrite(payload[:length], uint16(length))
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error not wrapping ErrCorrupt: %v", err)
 		}
