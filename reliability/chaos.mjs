@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // kill -9 chaos: Node and Go producers and consumers are SIGKILLed at seeded random points while
 // records flow through a ring file, and every record is checked (sequence + checksum of the seeded
-// test stream that TS and Go share: src/teststream.ts, go-peer/teststream.go).
+// test stream that TS and Go share: src/teststream.ts, go-peer/shmring/teststream.go).
 //
 // In each episode this process holds one side of a ring and a child (Node or Go) the other; the
 // child is killed again and again, and a successor continues where the ring says it must:

@@ -4,7 +4,7 @@
 // mutated (header and record words set to edge values, random bytes, truncation, extension) and
 // every mutated file is opened, inspected, read and written by a Node peer
 // (reliability/fuzz-check.mjs, in a child process so a crash is seen as one) and by a Go peer
-// (go-peer/corpus_test.go, TestCorpusDir). A pass: every case ends as a clean read or a typed
+// (go-peer/shmring/corpus_test.go, TestCorpusDir). A pass: every case ends as a clean read or a typed
 // error (RingError code; Go sentinel); no crash, no other exception, no read beyond the ring.
 //
 //   node reliability/fuzz.mjs [--cases 100000] [--seed 1] [--batch 2000] [--json FILE]
@@ -32,7 +32,7 @@ const below = (n) => Math.floor(random() * n);
 const pick = (list) => list[below(list.length)];
 
 const work = mkdtempSync(path.join(tmpdir(), 'shmring-fuzz-'));
-const goPeer = fileURLToPath(new URL('../go-peer/', import.meta.url));
+const goPeer = fileURLToPath(new URL('../go-peer/shmring/', import.meta.url));
 const goTest = path.join(work, 'shmring.test');
 execFileSync('go', ['test', '-c', '-o', goTest, '.'], { cwd: goPeer, stdio: 'inherit' });
 

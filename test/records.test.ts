@@ -1,5 +1,5 @@
 /**
- * Typed records in place (src/records.ts) and their Go twin (go-peer/records.go): offsets, every
+ * Typed records in place (src/records.ts) and their Go twin (go-peer/shmring/records.go): offsets, every
  * field kind at its edges, many laps of a ring with every record checked, no allocation per record,
  * and TS-encoded records decoded and re-encoded by Go, then checked again by TS.
  */
@@ -235,7 +235,7 @@ describe('with Go', () => {
     outRing.close();
 
     const go = spawnSync('go', ['test', '-run', '^TestLayoutInterop$', '-count=1', '.'], {
-      cwd: fileURLToPath(new URL('../go-peer/', import.meta.url)),
+      cwd: fileURLToPath(new URL('../go-peer/shmring/', import.meta.url)),
       env: { ...process.env, SHMRING_LAYOUT_SPEC: layout.spec, SHMRING_LAYOUT_IN: input, SHMRING_LAYOUT_OUT: output, SHMRING_LAYOUT_JSON: json },
       encoding: 'utf8',
     });

@@ -118,7 +118,7 @@ func TestLayoutInterop(t *testing.T) {
 				return err
 			}
 			decoded := map[string]any{}
-			copyTo, err := producer.TryClaim(recordType, layout.Size)
+			copyTo, err := producer.TryClaim(layout.Size, recordType)
 			if err != nil || copyTo == nil {
 				return fmt.Errorf("claim: %v (ring full: %v)", err, copyTo == nil)
 			}
