@@ -38,3 +38,8 @@ step "go fuzz (bounded)"
 
 step "C++ core under sanitizers"
 bash scripts/native-test.sh
+
+step "reliability scripts at a small N (full runs: reliability/README.md)"
+node reliability/chaos.mjs --kills 40 --seed "${SHMRING_SEED:-1}"
+node reliability/fuzz.mjs --cases 4000 --seed "${SHMRING_SEED:-1}"
+node reliability/soak.mjs --records 5000000 --seed "${SHMRING_SEED:-1}"
