@@ -264,12 +264,57 @@ function accessorSource(field: FieldLayout, index: number): string {
               set ${name}(value) { this.$view.set${kind}(this.$base + ${at}, value, true); }`;
     }
   }
-  const codec = field.kind.startsWith('bytes[') ? 'Bytes' : 'Utf8';
-  return `get ${name}() { return helpers.get${codec}(this, ${index}); }
-          set ${name}(value) { helpers.set${codec}(this, ${index}, value); }`;
+  if (field.kind.startsWith('bytes[')) {
+    return `get ${name}() { return helpers.getBytes(this, ${index}); }
+            set ${name}(value) { helpers.setBytes(this, ${index}, value); }`;
+  }
+  // utf8[N]: the ASCII case (symbols, keys) inline, a code unit at a time with no call; anything
+  // else, or a string longer than N units, through the helpers (TextEncoder / TextDecoder).
+  // Reading: strings that recur (symbols, keys) come from a 256-entry cache per field, checked
+  // byte for byte, so reading one allocates nothing; a miss builds the string and caches it.
+  return `get ${name}() {
+            const bytes = this.$bytes; const start = this.$base + ${at};
+            let length = 0; let hash = 0;
+            for (; length < ${size}; length++) {
+              const byte = bytes[start + length];
+              if (byte === 0) break;
+              if (byte >= 0x80) return helpers.getUtf8(this, ${index});
+              hash = (Math.imul(hash, 31) + byte) | 0;
+            }
+            const cache = helpers.strings[${index}];
+            const slot = (hash ^ (hash >>> 8)) & 255;
+            const cached = cache[slot];
+            if (cached.length === length) {
+              let k = 0;
+              while (k < length && cached.charCodeAt(k) === bytes[start + k]) k++;
+              if (k === length) return cached;
+            }
+            let text = '';
+            for (let k = 0; k < length; k++) text += String.fromCharCode(bytes[start + k]);
+            cache[slot] = text;
+            return text;
+          }
+          set ${name}(value) {
+            if (typeof value === 'string' && value.length <= ${size}) {
+              const bytes = this.$bytes; const start = this.$base + ${at};
+              let k = 0;
+              for (; k < value.length; k++) {
+                const code = value.charCodeAt(k);
+                if (code >= 0x80 || code === 0) break;
+                bytes[start + k] = code;
+              }
+              if (k === value.length) {
+                for (; k < ${size}; k++) bytes[start + k] = 0;
+                return;
+              }
+            }
+            helpers.setUtf8(this, ${index}, value);
+          }`;
 }
 
 interface CursorHelpers {
+  /** Per utf8 field (by index): the read cache of recent ASCII strings. */
+  strings: string[][];
   notSafe(index: number, value: unknown): RingUsageError;
   getBytes(cursor: CursorState, index: number): Uint8Array;
   setBytes(cursor: CursorState, index: number, value: Uint8Array): void;
@@ -281,6 +326,7 @@ interface CursorHelpers {
 function cursorClass(fields: readonly FieldLayout[], size: number): new (data: Uint8Array) => CursorState {
   const scratch = new Uint8Array(Math.max(...fields.map((field) => field.size)) + 4);
   const helpers: CursorHelpers = {
+    strings: fields.map(() => new Array<string>(256).fill('')),
     notSafe(index, value) {
       const field = fields[index];
       return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: field ${field.name} (${field.kind}) cannot hold ${String(value)} exactly`, {
