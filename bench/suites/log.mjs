@@ -148,9 +148,25 @@ function bufferedContender(dir, count, record) {
   });
 }
 
-/** Whether this build's RingFile.create takes `prefault` (the option another change adds). */
-export function prefaultSupported(RingFile) {
-  return /\bprefault\b/.test(String(RingFile.create));
+/**
+ * Whether this build's RingFile.create honours `prefault: true` (the option another change adds):
+ * its source names the option, or a small ring created with it in `dir` has its blocks allocated
+ * (a sparse file has almost none). An option the build does not know is ignored or refused; both
+ * read as unsupported.
+ */
+export function prefaultSupported(RingFile, dir) {
+  if (/\bprefault\b/.test(String(RingFile.create))) return true;
+  const probe = path.join(dir, `prefault-probe-${process.pid}.ring`);
+  try {
+    const ring = RingFile.create(probe, { capacity: 1 << 20, maxRecordLength: RECORD_SIZE, prefault: true });
+    ring.close();
+    const { size, blocks } = fs.statSync(probe);
+    return blocks * 512 >= size;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
 }
 
 function ringFileContender(dir, count, record, RingFile, prefault) {
@@ -208,7 +224,7 @@ export async function run({ rounds, targetMs, progress, transports, quick }) {
   if (!rings.available) notes.push(`ringfile contenders skipped: ${rings.reason}`);
   else {
     contenders.push(ringFileContender(dir, count, record, rings.RingFile, false));
-    if (prefaultSupported(rings.RingFile)) contenders.push(ringFileContender(dir, count, record, rings.RingFile, true));
+    if (prefaultSupported(rings.RingFile, dir)) contenders.push(ringFileContender(dir, count, record, rings.RingFile, true));
     else notes.push('ringfile-prefault skipped: RingFile.create has no prefault option in this build');
   }
   const chosen = transports === undefined ? contenders : contenders.filter((c) => transports.includes(c.transport));

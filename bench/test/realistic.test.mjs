@@ -259,3 +259,25 @@ test('the ring carries the typed trade records a cursor wrote, in order', () => 
   }
   assert.deepEqual(aggregate.result(), expected.result());
 });
+
+test('log: the prefault contender runs only when RingFile.create honours prefault', async () => {
+  const { prefaultSupported } = await import('../suites/log.mjs');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shmring-bench-test-'));
+  try {
+    // Fakes whose create does not name the option: judged by the file they leave.
+    const sparse = { create: (file) => (fs.writeFileSync(file, ''), fs.truncateSync(file, 1 << 20), { close() {} }) };
+    const allocated = { create: (file) => (fs.writeFileSync(file, Buffer.alloc(1 << 20, 1)), { close() {} }) };
+    const refusing = {
+      create: () => {
+        throw new Error('unknown option');
+      },
+    };
+    assert.equal(prefaultSupported(sparse, dir), false);
+    assert.equal(prefaultSupported(allocated, dir), true);
+    assert.equal(prefaultSupported(refusing, dir), false);
+    assert.equal(prefaultSupported({ create: (file, { prefault }) => ({ prefault, file }) }, dir), true);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
