@@ -150,18 +150,25 @@ function bufferedContender(dir, count, record) {
 
 /**
  * Whether this build's RingFile.create honours `prefault: true` (the option another change adds):
- * its source names the option, or a small ring created with it in `dir` has its blocks allocated
- * (a sparse file has almost none). An option the build does not know is ignored or refused; both
+ * its source names the option, or the first writes to a ring created with it in `dir` take no page
+ * faults. (Block allocation is no sign: create already fallocates; what prefault must remove is the
+ * fault on each page's first write.) An option the build does not know is ignored or refused; both
  * read as unsupported.
  */
 export function prefaultSupported(RingFile, dir) {
   if (/\bprefault\b/.test(String(RingFile.create))) return true;
   const probe = path.join(dir, `prefault-probe-${process.pid}.ring`);
+  const record = new Uint8Array(RECORD_SIZE);
   try {
     const ring = RingFile.create(probe, { capacity: 1 << 20, maxRecordLength: RECORD_SIZE, prefault: true });
+    const producer = ring.producer({ publish: 'auto' });
+    const before = process.resourceUsage().minorPageFault;
+    // ~200 pages of records: an unpopulated mapping faults on each.
+    for (let i = 0; i < 6000; i++) producer.tryWrite(record, RECORD_TYPE);
+    const faults = process.resourceUsage().minorPageFault - before;
+    producer.close();
     ring.close();
-    const { size, blocks } = fs.statSync(probe);
-    return blocks * 512 >= size;
+    return faults < 50;
   } catch {
     return false;
   } finally {
