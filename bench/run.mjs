@@ -29,6 +29,9 @@ const SUITE_MODULES = {
   pipeline: './suites/pipeline.mjs',
   micro: './micro.mjs',
   positions: './positions.mjs',
+  structs: './suites/structs.mjs',
+  csv: './suites/csv.mjs',
+  log: './suites/log.mjs',
 };
 
 function log(message) {

@@ -1,7 +1,7 @@
 /** Command-line options of bench/run.mjs. Pure: no I/O, so the tests can call it directly. */
 import { parseArgs } from 'node:util';
 
-export const SUITES = ['inproc', 'xproc', 'xlang', 'latency', 'pipeline', 'micro', 'positions'];
+export const SUITES = ['inproc', 'xproc', 'xlang', 'latency', 'pipeline', 'micro', 'positions', 'structs', 'csv', 'log'];
 
 /** 8 B .. 1 MiB in powers of four (plus 64 KiB / 1 MiB ends), the full sweep. */
 export const FULL_SIZES = [8, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576];

@@ -46,12 +46,42 @@ export function checkFloors(cases) {
   if (pipeline?.ratios['piscina-tasks'] !== undefined) {
     floors.push(floor('pipeline', 'runPipeline vs piscina per-record tasks, 64 B', pipeline.ratios['piscina-tasks'], 10, 'x'));
   }
+  floors.push(...issue13Floors(finder));
   const latency = finder('latency');
   const spin = latency('ring-thread-spin');
   const reference = latency('c-thread-spin');
   if (spin?.latency && reference?.latency) {
     floors.push(floor('latency', 'ping-pong spin vs C reference (ring-thread-spin p50 / c-thread-spin p50)', spin.latency.p50 / reference.latency.p50, 3, 'x', { atMost: true }));
   }
+  return floors;
+}
+
+/**
+ * Issue 13's floors for the realistic workloads: struct records (main thread -> worker, and Node ->
+ * Go), the CSV app, the log comparison, and Node <-> Go 64 B against the batched socket (2x, above
+ * the earlier 1.5x floor kept beside it). Ratios are from the same rounds.
+ */
+function issue13Floors(finder) {
+  const floors = [];
+  const ratioFloor = (suite, subject, peer, threshold, name) => {
+    const value = subject?.ratios[peer];
+    if (value !== undefined) floors.push(floor(suite, name, value, threshold, 'x'));
+  };
+  const structs = finder('structs');
+  const typed = structs('shmring-typed');
+  ratioFloor('structs', typed, 'postMessage', 50, '40 B structs, typed encode in place vs postMessage per object');
+  ratioFloor('structs', typed, 'postMessage-batch', 1.3, '40 B structs, typed encode in place vs postMessage-batch (same encode)');
+  ratioFloor('structs', structs('node->go-ringfile-typed'), 'node->go-socket-batched-typed', 2, 'Node -> Go 40 B structs, ring file vs batched Unix socket');
+  ratioFloor('csv', finder('csv')('rings'), 'postMessage-batch', 1, 'CSV app, rings vs batched postMessage');
+  const log = finder('log');
+  for (const transport of ['ringfile', 'ringfile-prefault']) {
+    const ring = log(transport);
+    ratioFloor('log', ring, 'writeSync', 6, `log 128 B appends, ${transport} vs fs.writeSync per record`);
+    ratioFloor('log', ring, 'buffered-64k', 1.5, `log 128 B appends, ${transport} vs 64 KiB buffered writer`);
+  }
+  const xlang = finder('xlang');
+  ratioFloor('xlang', xlang('node->go-ringfile', 64), 'node->go-socket-batched', 2, 'Node -> Go 64 B ring file vs batched Unix socket (issue 13)');
+  ratioFloor('xlang', xlang('go->node-ringfile', 64), 'go->node-socket-batched', 2, 'Go -> Node 64 B ring file vs batched Unix socket (issue 13)');
   return floors;
 }
 
@@ -249,9 +279,9 @@ function throughputTable(cases) {
   );
 }
 
-function latencyTable(cases) {
+function latencyTable(cases, rateHeader = 'round trips/s') {
   return table(
-    ['transport', 'record', 'round trips/s', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'samples', 'rounds', 'heap growth', 'RSS'],
+    ['transport', 'record', rateHeader, 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'samples', 'rounds', 'heap growth', 'RSS'],
     cases.map((c) =>
       c.error !== undefined
         ? [c.transport, formatBytes(c.recordSize), `failed: ${c.error}`, '', '', '', '', '', '', c.rounds ?? 0, '', '']
@@ -342,7 +372,9 @@ export function renderMarkdown(doc, { command, suiteInfo, charts }) {
     if ((suite.notes ?? []).length > 0) lines.push('');
     const cases = doc.cases.filter((c) => c.suite === name);
     const latency = cases.filter((c) => c.latency !== undefined || (c.error !== undefined && c.kind === 'latency'));
-    const throughput = cases.filter((c) => !latency.includes(c));
+    // The log suite measures throughput and per-append latency in the same trials: both tables.
+    const appends = name === 'log';
+    const throughput = appends ? cases : cases.filter((c) => !latency.includes(c));
     if (throughput.length > 0) {
       lines.push(throughputTable(throughput), '');
       const labels = [...new Map(throughput.filter((c) => c.label && c.label !== c.transport).map((c) => [c.transport, c.label])).entries()];
@@ -351,7 +383,7 @@ export function renderMarkdown(doc, { command, suiteInfo, charts }) {
       if (ratios) lines.push(ratios, '');
     }
     if (latency.length > 0) {
-      lines.push(latencyTable(latency), '');
+      lines.push(latencyTable(latency, appends ? 'appends/s' : 'round trips/s'), '');
       const labels = [...new Map(latency.filter((c) => c.label && c.label !== c.transport).map((c) => [c.transport, c.label])).entries()];
       if (labels.length > 0) lines.push(labels.map(([t, l]) => `- \`${t}\`: ${l}`).join('\n'), '');
     }

@@ -8,7 +8,7 @@
 //	                [--create [--capacity C] [--max-record-length R]] [--batch K] [--park] [--spin K]
 //	shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
 //	shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
-//	shmring bench-consume FILE [--park] [--spin K]
+//	shmring bench-consume FILE [--park] [--spin K] [--layout SPEC]
 //	shmring relay IN OUT [--batch K] [--spin K] [--no-park]
 //
 // produce and consume speak the test stream shared with the TypeScript tests (see
@@ -53,7 +53,7 @@ const usageText = `usage:
                   [--create [--capacity C] [--max-record-length R]] [--batch K] [--park] [--spin K]
   shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
   shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
-  shmring bench-consume FILE [--park] [--spin K]
+  shmring bench-consume FILE [--park] [--spin K] [--layout SPEC]
   shmring relay IN OUT [--batch K] [--spin K] [--no-park]
 
 Without --park a waiting peer spins (yielding the processor); with --park it spins --spin times,
@@ -630,9 +630,18 @@ func binaryPutSequence(payload []byte, sequence uint64) {
 
 func (c *command) benchConsume(args []string) error {
 	wait := c.waitFlags()
+	layoutSpec := c.flags.String("layout", "", "decode every field of each record with this record layout (ParseLayout text) and fold a checksum")
 	positional, err := c.parse(args, 1, "FILE")
 	if err != nil {
 		return err
+	}
+	var fold *layoutFold
+	if *layoutSpec != "" {
+		layout, err := shmring.ParseLayout(*layoutSpec)
+		if err != nil {
+			return usagef("--layout: %v", err)
+		}
+		fold = &layoutFold{layout: layout}
 	}
 	ctx, stop := interruptible()
 	defer stop()
@@ -643,6 +652,11 @@ func (c *command) benchConsume(args []string) error {
 	defer ring.Close()
 	var records, bytes, touch uint64
 	count := func(_ uint16, data []byte) error {
+		records++
+		bytes += uint64(len(data))
+		if fold != nil {
+			return fold.add(data)
+		}
 		// Touch each payload as every bench consumer does (one byte per 64-byte line and the last
 		// byte), so the ring is compared with sockets on the same work.
 		for i := 0; i < len(data); i += 64 {
@@ -651,8 +665,6 @@ func (c *command) benchConsume(args []string) error {
 		if len(data) > 0 {
 			touch += uint64(data[len(data)-1])
 		}
-		records++
-		bytes += uint64(len(data))
 		return nil
 	}
 	var started time.Time
@@ -683,9 +695,79 @@ func (c *command) benchConsume(args []string) error {
 		return err
 	}
 	summary := newBenchSummary("consume", records, bytes, elapsed)
+	if fold != nil {
+		c.printJSON(layoutSummary{benchSummary: summary, Checksum: fold.hash, FloatSum: fold.floatSum})
+		return nil
+	}
 	summary.Touch = touch
 	c.printJSON(summary)
 	return nil
+}
+
+// layoutFold decodes every field of each record and folds it into the bench's struct checksum
+// (bench/suites/structs-records.mjs; bench/go/socketpeer folds the same way), so a consumer that
+// skipped a field or a record cannot match the producer's figure:
+//
+//	hash = 31*hash + sum over fields (mod 2^32), floatSum += every float field in record order
+//
+// where an integer field adds low32 xor high32 of its value, a utf8 field its length plus its first
+// and last byte, a bytes field its first and last byte.
+type layoutFold struct {
+	layout   *shmring.Layout
+	hash     uint32
+	floatSum float64
+}
+
+func (f *layoutFold) add(record []byte) error {
+	if err := f.layout.Check(record); err != nil {
+		return err
+	}
+	var sum uint32
+	for _, field := range f.layout.Fields {
+		switch field.Kind {
+		case shmring.KindF32:
+			f.floatSum += float64(field.Float32(record))
+		case shmring.KindF64:
+			f.floatSum += field.Float64(record)
+		case shmring.KindUTF8, shmring.KindBytes:
+			value := field.Bytes(record)
+			length := len(value)
+			if field.Kind == shmring.KindUTF8 {
+				for i, b := range value {
+					if b == 0 {
+						length = i
+						break
+					}
+				}
+				sum += uint32(length)
+			}
+			if length > 0 {
+				sum += uint32(value[0]) + uint32(value[length-1])
+			}
+		default:
+			var bits uint64
+			switch field.Size {
+			case 1:
+				bits = uint64(field.Uint8(record))
+			case 2:
+				bits = uint64(field.Uint16(record))
+			case 4:
+				bits = uint64(field.Uint32(record))
+			default:
+				bits = field.Uint64(record)
+			}
+			sum += uint32(bits) ^ uint32(bits>>32)
+		}
+	}
+	f.hash = f.hash*31 + sum
+	return nil
+}
+
+// layoutSummary is bench-consume's report with --layout: the checksum replaces the touch sum.
+type layoutSummary struct {
+	benchSummary
+	Checksum uint32  `json:"checksum"`
+	FloatSum float64 `json:"floatSum"`
 }
 
 // ---- relay -----------------------------------------------------------------------------------

@@ -492,3 +492,42 @@ func TestRelayFailsWhenOutIsClosedAndClosesIn(t *testing.T) {
 		t.Fatalf("OUT was ended by a failing relay: %+v", stats.Producer)
 	}
 }
+
+// bench-consume --layout folds every field into the checksum of bench/suites/structs-records.mjs;
+// the expected figures are worked by hand from that rule.
+func TestLayoutFoldDecodesEveryField(t *testing.T) {
+	layout := shmring.MustParseLayout("id:u64,price:f64,qty:u32,symbol:utf8[20]")
+	fold := &layoutFold{layout: layout}
+	record := make([]byte, layout.Size)
+	put := func(id uint64, price float64, qty uint32, symbol string) {
+		layout.MustField("id").PutUint64(record, id)
+		layout.MustField("price").PutFloat64(record, price)
+		layout.MustField("qty").PutUint32(record, qty)
+		layout.MustField("symbol").PutString(record, symbol)
+		if err := fold.add(record); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// (5 xor 256) + 7 + (2 + 'A' + 'B') = 401.
+	put(1<<40+5, 1.5, 7, "AB")
+	if fold.hash != 401 || fold.floatSum != 1.5 {
+		t.Fatalf("after one record: hash %d, floatSum %v", fold.hash, fold.floatSum)
+	}
+	// 401*31 + 3 + 1 + (20 + 'Z' + 'Z'): a symbol filling its field has no terminating zero.
+	put(3, 2.25, 1, strings.Repeat("Z", 20))
+	if fold.hash != 401*31+204 || fold.floatSum != 3.75 {
+		t.Fatalf("after two records: hash %d, floatSum %v", fold.hash, fold.floatSum)
+	}
+	if err := fold.add(record[:layout.Size-1]); !errors.Is(err, shmring.ErrCorrupt) || !strings.Contains(err.Error(), "record.length 39") {
+		t.Fatalf("short record: %v", err)
+	}
+}
+
+func TestBenchConsumeRejectsABadLayout(t *testing.T) {
+	path := shmPath(t)
+	mustCLI(t, "create", path, "--capacity", "65536")
+	_, stderr, status := cli(t, "bench-consume", path, "--layout", "id:u65")
+	if status != exitUsage || !strings.Contains(stderr, "--layout") || !strings.Contains(stderr, "u65") {
+		t.Fatalf("exit %d, stderr %q", status, stderr)
+	}
+}
