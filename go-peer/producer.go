@@ -137,6 +137,9 @@ func (p *Producer) adoptPositions() error {
 		return corruptError("attach producer", "tail", uint64(tail), "is not a multiple of %d", recordAlignment)
 	}
 	p.writePosition, p.publishedTail = tail, tail
+	if err := checkRoleState("attach producer", "consumerState", loadSeqCst32(p.waitOn.peerState)); err != nil {
+		return err
+	}
 	return p.acceptHead(head)
 }
 
@@ -317,6 +320,9 @@ func (p *Producer) Write(ctx context.Context, recordType uint16, payload []byte)
 
 // awaitSpace returns once head has moved past the value that made the last claim fail.
 func (p *Producer) awaitSpace(ctx context.Context) error {
+	if err := checkRoleState("write", "consumerState", loadSeqCst32(p.waitOn.peerState)); err != nil {
+		return err
+	}
 	consumerClosed, err := awaitPeer(ctx, p.waitOn, p.cachedHead, p.wait, &p.waitStats)
 	if err != nil {
 		return fmt.Errorf("shmring: write: waiting for space: %w", err)

@@ -1,0 +1,61 @@
+//go:build linux
+
+package shmring
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// Impossible role state words (issue 11.8): refused with ErrCorrupt naming the field and value,
+// at attach and before a blocking call waits, instead of waiting for an end that never comes.
+
+func wantCorruptState(t *testing.T, err error, field string, value uint64) {
+	t.Helper()
+	var shmringError *Error
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &shmringError) || shmringError.Field != field || shmringError.Value != value {
+		t.Fatalf("err = %v; want ErrCorrupt naming %s %d", err, field, value)
+	}
+}
+
+func TestReadRefusesAnImpossibleProducerState(t *testing.T) {
+	ring := newTestRing(t, 1024, 64)
+	consumer := mustConsumer(t, ring, ConsumerOptions{})
+	storeSeqCst32(ring.words.producerState, 7)
+	// The deadline is only a backstop: the refusal must come before any wait.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := consumer.Read(ctx)
+	wantCorruptState(t, err, "producerState", 7)
+	wantCorruptState(t, consumer.Wait(ctx), "producerState", 7)
+}
+
+func TestWriteRefusesAnImpossibleConsumerState(t *testing.T) {
+	ring := newTestRing(t, 64, 48)
+	producer := mustProducer(t, ring, ProducerOptions{})
+	mustWrite(t, producer, 1, make([]byte, 48))
+	storeSeqCst32(ring.words.consumerState, 0xFFFFFFFF)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wantCorruptState(t, producer.Write(ctx, 1, make([]byte, 48)), "consumerState", 0xFFFFFFFF)
+}
+
+func TestAttachRefusesAnImpossiblePeerState(t *testing.T) {
+	ring := newTestRing(t, 1024, 64)
+	storeSeqCst32(ring.words.producerState, 3)
+	_, err := ring.Consumer(ConsumerOptions{})
+	wantCorruptState(t, err, "producerState", 3)
+	storeSeqCst32(ring.words.producerState, RoleDetached)
+	storeSeqCst32(ring.words.consumerState, 9)
+	_, err = ring.Producer(ProducerOptions{})
+	wantCorruptState(t, err, "consumerState", 9)
+	if loadSeqCst32(ring.words.producerState) != RoleDetached {
+		t.Fatalf("refused attach left producerState %d", loadSeqCst32(ring.words.producerState))
+	}
+	// The refusal released the role lock: a valid state lets the same Ring attach.
+	storeSeqCst32(ring.words.consumerState, RoleDetached)
+	mustProducer(t, ring, ProducerOptions{})
+	mustConsumer(t, ring, ConsumerOptions{})
+}
