@@ -221,3 +221,12 @@ vector('hand-bad-producer-state', 'producerState 7 is not a role state', {
     error: { code: 'ERR_SIZE_MISMATCH', field: 'capacity', fieldByLanguage: { cpp: 'size' } },
   });
 }
+{
+  // The padding at offset 104 says 8 bytes where the rest of the data area is 24 - 8 = 16.
+  const image = ring({ capacity: 128, maxRecordLength: 64, head: 104, records: [r(7, 1, 24)] });
+  new DataView(image.bytes.buffer).setUint32(HEADER_LENGTH + 104, 8, true);
+  emit('hand-bad-padding', 'a padding record whose length is not the rest of the data area', image, {
+    header: { capacity: 128, maxRecordLength: 64 },
+    error: { code: 'ERR_CORRUPT', field: 'padding.length', value: 8, fieldByLanguage: { go: 'record.length' } },
+  });
+}
