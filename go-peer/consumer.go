@@ -103,7 +103,7 @@ func (c *Consumer) adoptPositions() error {
 	return checkRoleState("attach consumer", "producerState", loadSeqCst32(c.waitOn.peerState))
 }
 
-// checkRoleState refuses a role state word that is none of the three states (FORMAT.md §1): a
+// checkRoleState refuses a role state word that is none of the three states (FORMAT.md §3): a
 // side waiting on an impossible peer state would wait for an end that can never be recognised.
 func checkRoleState(op, field string, state uint32) error {
 	if state > RoleClosed {

@@ -22,14 +22,14 @@ import { checkRoleState } from './header.js';
 import { timeoutOf, type WaitOptions } from './producer.js';
 import { RingSide, type SideOptions } from './side.js';
 
-/**
- * Called once per record by `poll`, with a view of the whole data area and where the payload lies in
- * it: zero-copy and allocation-free. The bytes are valid only during the call.
- */
 /** heldEnd markers: odd, so never a position (positions are multiples of 8). */
 const NOTHING_HELD = -1;
 const POLLING = -3;
 
+/**
+ * Called once per record by `poll`, with a view of the whole data area and where the payload lies in
+ * it: zero-copy and allocation-free. The bytes are valid only during the call.
+ */
 export type RecordHandler = (type: number, data: Uint8Array, offset: number, length: number) => void;
 
 /**
@@ -212,7 +212,7 @@ export class RingConsumer extends RingSide {
     this.wakePeer();
   }
 
-  /** The producer's state word, refused unless it is one of the three states (FORMAT.md §1). */
+  /** The producer's state word, refused unless it is one of the three states (FORMAT.md §3). */
   private producerState(): number {
     return checkRoleState('producerState', this.peerState());
   }
@@ -225,7 +225,7 @@ export class RingConsumer extends RingSide {
     if (this.heldEnd === POLLING) {
       // Reading from inside a handler would deliver again the records poll() has handed out but not
       // yet accounted for (it stores its position once, at the end of the batch).
-      return new RingUsageError('ERR_BUSY', 'shmring: poll() is running; a poll() handler must not call poll(), tryRead() or read()');
+      return new RingUsageError('ERR_BUSY', 'shmring: poll() is running; a poll() handler must not call poll(), tryRead(), read() or release()');
     }
     return new RingUsageError('ERR_RECORD_HELD', `shmring: a record from ${this.heldBy} is held; release() it first`);
   }

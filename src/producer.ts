@@ -185,7 +185,7 @@ export class RingProducer extends RingSide {
     return head;
   }
 
-  /** The consumer's state word, refused unless it is one of the three states (FORMAT.md §1). */
+  /** The consumer's state word, refused unless it is one of the three states (FORMAT.md §3). */
   private consumerState(): number {
     return checkRoleState('consumerState', this.peerState());
   }
