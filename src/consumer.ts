@@ -18,8 +18,13 @@ import {
   SPACE_DOORBELL_INDEX,
   TAIL_INDEX,
 } from './layout.js';
+import { checkRoleState } from './header.js';
 import { timeoutOf, type WaitOptions } from './producer.js';
 import { RingSide, type SideOptions } from './side.js';
+
+/** heldEnd markers: odd, so never a position (positions are multiples of 8). */
+const NOTHING_HELD = -1;
+const POLLING = -3;
 
 /**
  * Called once per record by `poll`, with a view of the whole data area and where the payload lies in
@@ -99,8 +104,13 @@ export class RingConsumer extends RingSide {
   /** Last value loaded from the shared tail; reloaded only when reading catches up with it. */
   private cachedTail: number;
   private recordsRead = 0;
-  /** Position just past the record handed out by tryRead, or -1 when none is held. */
-  private heldEnd = -1;
+  /**
+   * Position just past the record handed out by tryRead, or NOTHING_HELD, or POLLING while poll()
+   * runs. Positions are multiples of 8, so the two markers never collide with one.
+   */
+  private heldEnd = NOTHING_HELD;
+  /** Which call handed out the held record, for the ERR_RECORD_HELD message. */
+  private heldBy = 'tryRead()';
   private generation = 0;
   private readonly dataOrEnd: () => boolean;
 
@@ -127,8 +137,10 @@ export class RingConsumer extends RingSide {
       this.readPosition = head;
       this.releasedHead = head;
       this.cachedTail = head;
-      this.refreshTail();
-      this.dataOrEnd = () => this.readPosition !== this.cachedTail || this.refreshTail() !== this.readPosition || this.peerState() === ROLE_CLOSED;
+      this.refreshTail(head);
+      this.producerState();
+      this.dataOrEnd = () =>
+        this.readPosition !== this.cachedTail || this.refreshTail(this.readPosition) !== this.readPosition || this.producerState() === ROLE_CLOSED;
     } catch (error) {
       this.abandonRole();
       throw error;
@@ -147,12 +159,16 @@ export class RingConsumer extends RingSide {
     return this.generation;
   }
 
-  /** Reloads the producer's tail (acquire), validating it against this consumer's position. */
-  private refreshTail(): number {
+  /**
+   * Reloads the producer's tail (acquire), validating it against `position`, where reading has got
+   * to (poll's local position mid-batch, not readPosition, which poll stores only at its end): a tail
+   * behind it must be refused, not cached, or every later poll would fail on a stale cache.
+   */
+  private refreshTail(position: number): number {
     const tail = loadAcquire(this.words, TAIL_INDEX);
-    const available = (tail - this.readPosition) | 0;
+    const available = (tail - position) | 0;
     if (available < 0 || available > this.capacity || (tail & 7) !== 0) {
-      throw corrupt('tail', tail >>> 0, `a multiple of 8 within ${this.capacity} bytes ahead of the read position ${this.readPosition >>> 0}`);
+      throw corrupt('tail', tail >>> 0, `a multiple of 8 within ${this.capacity} bytes ahead of the read position ${position >>> 0}`);
     }
     this.cachedTail = tail;
     return tail;
@@ -196,10 +212,29 @@ export class RingConsumer extends RingSide {
     this.wakePeer();
   }
 
+  /** The producer's state word, refused unless it is one of the three states (FORMAT.md §3). */
+  private producerState(): number {
+    return checkRoleState('producerState', this.peerState());
+  }
+
   private checkNotHeld(): void {
-    if (this.heldEnd !== -1) {
-      throw new RingUsageError('ERR_RECORD_HELD', 'shmring: a record from tryRead() is held; release() it first');
+    if (this.heldEnd !== NOTHING_HELD) throw this.heldError();
+  }
+
+  private heldError(): RingUsageError {
+    if (this.heldEnd === POLLING) {
+      // Reading from inside a handler would deliver again the records poll() has handed out but not
+      // yet accounted for (it stores its position once, at the end of the batch).
+      return new RingUsageError('ERR_BUSY', 'shmring: poll() is running; a poll() handler must not call poll(), tryRead(), read() or release()');
     }
+    return new RingUsageError('ERR_RECORD_HELD', `shmring: a record from ${this.heldBy} is held; release() it first`);
+  }
+
+  /** @internal Like tryRead(), for the waiting reads, which name themselves in ERR_RECORD_HELD. */
+  readAs(method: string): RecordView | null {
+    const record = this.tryRead();
+    if (record !== null) this.heldBy = method;
+    return record;
   }
 
   /**
@@ -215,9 +250,10 @@ export class RingConsumer extends RingSide {
     const data = this.data;
     let position = this.readPosition;
     let count = 0;
+    this.heldEnd = POLLING;
     try {
       while (count < limit) {
-        if (position === this.cachedTail && this.refreshTail() === position) break;
+        if (position === this.cachedTail && this.refreshTail(position) === position) break;
         const offset = position & this.mask;
         const index = offset >> 2;
         const length = recordWords[index];
@@ -229,6 +265,7 @@ export class RingConsumer extends RingSide {
         handler(type, data, offset + RECORD_HEADER_LENGTH, length);
       }
     } finally {
+      this.heldEnd = NOTHING_HELD;
       this.readPosition = position;
       this.recordsRead += count;
       if (position !== this.releasedHead) this.releaseTo(position);
@@ -242,7 +279,7 @@ export class RingConsumer extends RingSide {
     if (this.closed) throw this.closedError();
     for (;;) {
       const position = this.readPosition;
-      if (position === this.cachedTail && this.refreshTail() === position) {
+      if (position === this.cachedTail && this.refreshTail(position) === position) {
         // A padding record skipped on the way here is released now: the producer may be waiting for
         // exactly that space (a record longer than the room left at the start), while this consumer
         // waits for data; neither would move again.
@@ -259,15 +296,17 @@ export class RingConsumer extends RingSide {
         continue;
       }
       this.heldEnd = (position + slot) | 0;
+      this.heldBy = 'tryRead()';
       return new RecordView(this, this.generation, type, this.data, offset + RECORD_HEADER_LENGTH, length);
     }
   }
 
   /** Releases the record from tryRead() (and any padding before it): the producer may reuse its bytes. */
   release(): void {
-    if (this.heldEnd === -1) throw new RingUsageError('ERR_NO_RECORD', 'shmring: release() without a held record');
+    if (this.heldEnd === POLLING) throw this.heldError();
+    if (this.heldEnd === NOTHING_HELD) throw new RingUsageError('ERR_NO_RECORD', 'shmring: release() without a held record');
     this.readPosition = this.heldEnd;
-    this.heldEnd = -1;
+    this.heldEnd = NOTHING_HELD;
     this.generation++;
     this.recordsRead++;
     this.releaseTo(this.readPosition);
@@ -275,9 +314,9 @@ export class RingConsumer extends RingSide {
 
   /** True once the producer closed with end of stream and every published record was read. */
   get ended(): boolean {
-    if (this.heldEnd !== -1) return false;
+    if (this.heldEnd !== NOTHING_HELD) return false;
     // State first, then the tail: the producer publishes its last tail before it stores CLOSED.
-    return this.peerState() === ROLE_CLOSED && this.refreshTail() === this.readPosition;
+    return this.producerState() === ROLE_CLOSED && this.refreshTail(this.readPosition) === this.readPosition;
   }
 
   /**
@@ -287,7 +326,7 @@ export class RingConsumer extends RingSide {
   readSync(timeoutMs = Infinity): RecordView | null {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     for (;;) {
-      const record = this.tryRead();
+      const record = this.readAs('readSync()');
       if (record !== null || this.ended) return record;
       const remaining = deadline === Infinity ? Infinity : deadline - performance.now();
       if (remaining <= 0 || !this.waitUntilSync(this.dataOrEnd, remaining)) return null;
@@ -302,7 +341,7 @@ export class RingConsumer extends RingSide {
     const timeout = timeoutOf(options);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     for (;;) {
-      const record = this.tryRead();
+      const record = this.readAs('read()');
       if (record !== null || this.ended) return record;
       const remaining = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
       await this.waitUntilAsync(this.dataOrEnd, remaining, options?.signal, timeout);
@@ -345,7 +384,7 @@ export class RingConsumer extends RingSide {
         if (!record.released) this.release();
       }
     } finally {
-      if (this.heldEnd !== -1 && !this.closed) this.release();
+      if (this.heldEnd !== NOTHING_HELD && !this.closed) this.release();
     }
   }
 
@@ -363,7 +402,7 @@ export class RingConsumer extends RingSide {
     let records = 0;
     // Walk only what this consumer owns: [readPosition, tail) cannot change under it.
     if (!this.closed) {
-      const end = this.refreshTail();
+      const end = this.refreshTail(this.readPosition);
       let position = this.readPosition;
       while (position !== end) {
         const offset = position & this.mask;
@@ -382,7 +421,7 @@ export class RingConsumer extends RingSide {
       bytesInFlight: (tail - head) >>> 0,
       recordsInFlight: records,
       recordsRead: this.recordsRead,
-      producerState: this.peerState(),
+      producerState: this.producerState(),
       ended: !this.closed && this.ended,
     };
   }

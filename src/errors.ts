@@ -32,9 +32,12 @@ export type RingErrorCode =
   // Ring files and the native addon (plus errno names such as ENOENT, EEXIST, EACCES).
   | 'ERR_NATIVE_UNAVAILABLE'
   | 'ERR_BAD_NAME'
+  | 'ERR_BAD_PATH'
   | 'ERR_SYMLINK'
   | 'ERR_NOT_REGULAR_FILE'
+  | 'ERR_BAD_MODE'
   | 'ERR_OUT_OF_RANGE'
+  | 'ERR_THREAD'
   // Lifecycle.
   | 'ERR_CLOSED'
   | 'ERR_TIMEOUT';

@@ -1,6 +1,6 @@
 /** Creating a ring's header and validating one found in a region (docs/FORMAT.md §3). */
 import { loadAcquire, loadRelaxed, storeRelease } from './atomics.js';
-import { RingFormatError, RingUsageError, hex } from './errors.js';
+import { RingFormatError, RingUsageError, corrupt, hex } from './errors.js';
 import {
   CAPACITY_OFFSET,
   CREATOR_PID_OFFSET,
@@ -17,6 +17,7 @@ import {
   READY_INDEX,
   READY_VALUE,
   RECORD_HEADER_LENGTH,
+  ROLE_CLOSED,
   VERSION,
   VERSION_OFFSET,
 } from './layout.js';
@@ -161,4 +162,14 @@ export function validateRing(buffer: SharedArrayBuffer): RingGeometry {
   const flags = view.getUint32(FLAGS_OFFSET, true);
   if (flags !== 0) refuse('ERR_BAD_FLAGS', 'flags', flags, '0 (no flags are defined in version 1)', hex(flags));
   return { capacity, maxRecordLength, byteLength: size };
+}
+
+/**
+ * Returns a role state word read from shared memory if it is one of the three states (0 detached,
+ * 1 attached, 2 closed), else throws ERR_CORRUPT naming `field`: a peer waiting on an impossible
+ * state would otherwise wait for an end of stream that can never be recognised.
+ */
+export function checkRoleState(field: 'producerState' | 'consumerState', state: number): number {
+  if (state >>> 0 > ROLE_CLOSED) throw corrupt(field, state >>> 0, '0 (detached), 1 (attached) or 2 (closed)');
+  return state;
 }

@@ -18,6 +18,7 @@ import {
   SPACE_DOORBELL_INDEX,
   TAIL_INDEX,
 } from './layout.js';
+import { checkRoleState } from './header.js';
 import { RingSide, type SideOptions } from './side.js';
 
 /**
@@ -84,6 +85,15 @@ function timeoutOf(options: WaitOptions | undefined): number {
 
 export { timeoutOf };
 
+function badPayload(payload: unknown): RingUsageError {
+  const found = payload === null ? 'null' : typeof payload === 'object' ? Object.prototype.toString.call(payload) : typeof payload;
+  return new RingUsageError('ERR_BAD_ARGUMENT', `shmring: payload is ${found}; expected a Uint8Array (or Buffer)`, {
+    field: 'payload',
+    value: found,
+    expected: 'Uint8Array',
+  });
+}
+
 export class RingProducer extends RingSide {
   /** Where the next record goes (wrapping u32 kept as int32). */
   private writePosition: number;
@@ -96,6 +106,12 @@ export class RingProducer extends RingSide {
   private claimOffset = -1;
   private claimLength = 0;
   private claimType = 0;
+  /**
+   * Bytes of wrap padding the open claim (or the record tryWrite is placing) needs before it, at
+   * writePosition; 0 when none. Written and counted only at commit, so an aborted claim leaves the
+   * data area and writePosition as they were (FORMAT.md §4).
+   */
+  private pendingPadding = 0;
   private readonly policy: PublishPolicy;
   private readonly batchRecords: number;
   private readonly batchBytes: number;
@@ -139,11 +155,12 @@ export class RingProducer extends RingSide {
       this.publishedTail = tail;
       this.cachedHead = tail;
       this.refreshHead();
+      this.consumerState();
       this.scheduledFlush = () => {
         this.flushScheduled = false;
         if (!this.closed) this.flush();
       };
-      this.headMoved = () => this.peerState() === ROLE_CLOSED || this.refreshHead() !== this.headSeen;
+      this.headMoved = () => this.consumerState() === ROLE_CLOSED || this.refreshHead() !== this.headSeen;
     } catch (error) {
       this.abandonRole();
       throw error;
@@ -166,6 +183,11 @@ export class RingProducer extends RingSide {
     }
     this.cachedHead = head;
     return head;
+  }
+
+  /** The consumer's state word, refused unless it is one of the three states (FORMAT.md §3). */
+  private consumerState(): number {
+    return checkRoleState('consumerState', this.peerState());
   }
 
   private hasSpace(bytes: number): boolean {
@@ -197,23 +219,35 @@ export class RingProducer extends RingSide {
 
   /**
    * Finds room for a record of `slot` bytes and returns its offset in the data area, or -1 when the
-   * ring is full (after publishing what is pending, so the consumer can make room). Writes the wrap
-   * padding first when the record would cross the end, even if the record itself does not fit yet
-   * (otherwise a long record could wait forever for room at the start: agrona PR #239).
+   * ring is full (after publishing what is pending, so the consumer can make room). When the record
+   * would cross the end it goes to offset 0 and `pendingPadding` says how much padding the commit
+   * writes first. If the padding fits but the record does not, the padding is written and
+   * committed now (otherwise a long record could wait forever for room at the start: agrona PR #239).
    */
   private reserve(slot: number): number {
-    let offset = this.writePosition & this.mask;
+    const offset = this.writePosition & this.mask;
     const toEnd = this.capacity - offset;
-    if (slot > toEnd) {
-      if (!this.hasSpace(toEnd)) return this.full();
-      const index = offset >> 2;
-      this.recordWords[index] = toEnd - RECORD_HEADER_LENGTH;
-      this.recordWords[index + 1] = PADDING_TYPE_I32;
-      this.writePosition = (this.writePosition + toEnd) | 0;
-      offset = 0;
+    if (slot <= toEnd) {
+      if (!this.hasSpace(slot)) return this.full();
+      return offset;
     }
-    if (!this.hasSpace(slot)) return this.full();
-    return offset;
+    if (!this.hasSpace(toEnd)) return this.full();
+    if (!this.hasSpace(toEnd + slot)) {
+      this.pendingPadding = toEnd;
+      this.writePadding();
+      return this.full();
+    }
+    this.pendingPadding = toEnd;
+    return 0;
+  }
+
+  /** Writes the wrap padding the record being committed needs (pendingPadding > 0) and steps over it. */
+  private writePadding(): void {
+    const index = (this.writePosition & this.mask) >> 2;
+    this.recordWords[index] = this.pendingPadding - RECORD_HEADER_LENGTH;
+    this.recordWords[index + 1] = PADDING_TYPE_I32;
+    this.writePosition = (this.writePosition + this.pendingPadding) | 0;
+    this.pendingPadding = 0;
   }
 
   private full(): number {
@@ -243,11 +277,15 @@ export class RingProducer extends RingSide {
    * result: nothing was written). Allocates nothing.
    */
   tryWrite(payload: Uint8Array, type = 0): boolean {
+    // Anything else has a `length` that is not a byte count (a string's is its UTF-16 units) and
+    // `set` would store NaN-as-0 for each element: refused rather than written as zeros.
+    if (!(payload instanceof Uint8Array)) throw badPayload(payload);
     const length = payload.length;
     this.checkRecord(length, type);
     const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
     const offset = this.reserve(slot);
     if (offset < 0) return false;
+    if (this.pendingPadding !== 0) this.writePadding();
     this.data.set(payload, offset + RECORD_HEADER_LENGTH);
     const index = offset >> 2;
     this.recordWords[index] = length;
@@ -280,6 +318,7 @@ export class RingProducer extends RingSide {
   commit(): void {
     const offset = this.claimOffset;
     if (offset < 0) throw new RingUsageError('ERR_NO_CLAIM', 'shmring: commit() without an open claim (already committed or aborted?)');
+    if (this.pendingPadding !== 0) this.writePadding();
     const index = offset >> 2;
     this.recordWords[index] = this.claimLength;
     this.recordWords[index + 1] = this.claimType;
@@ -287,10 +326,11 @@ export class RingProducer extends RingSide {
     this.committed((this.claimLength + RECORD_HEADER_LENGTH + 7) & ~7);
   }
 
-  /** Drops the open claim: nothing is written, nothing moves (a wrap padding already written stays). */
+  /** Drops the open claim: no header is written and no position moves (a wrap padding is written only at commit). */
   abort(): void {
     if (this.claimOffset < 0) throw new RingUsageError('ERR_NO_CLAIM', 'shmring: abort() without an open claim');
     this.claimOffset = -1;
+    this.pendingPadding = 0;
   }
 
   /** True while a claim is open. */
@@ -379,6 +419,7 @@ export class RingProducer extends RingSide {
   close(options: { end?: boolean } = {}): void {
     if (this.closed) return;
     this.claimOffset = -1;
+    this.pendingPadding = 0;
     this.flush();
     this.leaveRole(options.end === false ? ROLE_DETACHED : ROLE_CLOSED);
   }
@@ -394,7 +435,7 @@ export class RingProducer extends RingSide {
       bytesInFlight: (tail - head) >>> 0,
       pendingRecords: this.pendingRecords,
       recordsWritten: this.recordsWritten,
-      consumerState: this.peerState(),
+      consumerState: this.consumerState(),
     };
   }
 }

@@ -103,6 +103,15 @@ func (c *Consumer) adoptPositions() error {
 		return corruptError("attach consumer", "head", uint64(head), "is not a multiple of %d", recordAlignment)
 	}
 	c.readPosition, c.releasedHead, c.cachedTail = head, head, head
+	return checkRoleState("attach consumer", "producerState", loadSeqCst32(c.waitOn.peerState))
+}
+
+// checkRoleState refuses a role state word that is none of the three states (FORMAT.md §3): a
+// side waiting on an impossible peer state would wait for an end that can never be recognised.
+func checkRoleState(op, field string, state uint32) error {
+	if state > RoleClosed {
+		return corruptError(op, field, uint64(state), "is not a role state (0 detached, 1 attached, 2 closed)")
+	}
 	return nil
 }
 
@@ -293,6 +302,9 @@ func (c *Consumer) Wait(ctx context.Context) error {
 
 // awaitData is called with everything up to cachedTail read.
 func (c *Consumer) awaitData(ctx context.Context) error {
+	if err := checkRoleState("read", "producerState", loadSeqCst32(c.waitOn.peerState)); err != nil {
+		return err
+	}
 	producerClosed, err := awaitPeer(ctx, c.waitOn, c.cachedTail, c.wait, &c.waitStats)
 	if err != nil {
 		return fmt.Errorf("shmring: read: waiting for data: %w", err)

@@ -151,6 +151,9 @@ func (p *Producer) adoptPositions() error {
 		return corruptError("attach producer", "tail", uint64(tail), "is not a multiple of %d", recordAlignment)
 	}
 	p.writePosition, p.publishedTail = tail, tail
+	if err := checkRoleState("attach producer", "consumerState", loadSeqCst32(p.waitOn.peerState)); err != nil {
+		return err
+	}
 	return p.acceptHead(head)
 }
 
@@ -331,6 +334,9 @@ func (p *Producer) Write(ctx context.Context, payload []byte, recordType uint16)
 
 // awaitSpace returns once head has moved past the value that made the last claim fail.
 func (p *Producer) awaitSpace(ctx context.Context) error {
+	if err := checkRoleState("write", "consumerState", loadSeqCst32(p.waitOn.peerState)); err != nil {
+		return err
+	}
 	consumerClosed, err := awaitPeer(ctx, p.waitOn, p.cachedHead, p.wait, &p.waitStats)
 	if err != nil {
 		return fmt.Errorf("shmring: write: waiting for space: %w", err)
