@@ -4,7 +4,7 @@
  *
  * JavaScript offers only sequentially consistent atomics. Each wrapper names the weakest ordering the
  * protocol needs (docs/FORMAT.md §7) so that a reader can map this module onto the C++
- * (native/include/shmring/atomics.h) and Go (go-peer/atomics.go) ones; SeqCst satisfies each.
+ * (native/include/shmring/atomics.h) and Go (go-peer/shmring/atomics.go) ones; SeqCst satisfies each.
  * Plain typed-array reads and writes are used only for record bytes, which the positions order.
  */
 

@@ -2,7 +2,7 @@
  * The seeded record stream every test suite and peer uses to check each other (TypeScript, Go, the
  * CLI): record n of stream `seed` has a length, a type and payload bytes derived from (seed, n), so a
  * consumer in any language regenerates what it expects and compares byte for byte. A lost,
- * duplicated, reordered or torn record fails the comparison. The Go twin is go-peer/teststream.go.
+ * duplicated, reordered or torn record fails the comparison. The Go twin is go-peer/shmring/teststream.go.
  *
  *   fmix32(x) = murmur3 finaliser
  *   h(n)      = fmix32(seed ^ (n * 0x9E3779B9))           (uint32 wrapping arithmetic)

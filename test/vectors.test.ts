@@ -2,7 +2,7 @@
  * The ring files in test/vectors (made by a hand-written generator from FORMAT.md alone, by the
  * TypeScript library and by the Go peer) decoded through the public API: header, positions,
  * records, end of stream, and for the corrupt ones the error code and field (FORMAT.md §9). The C++
- * core (native/test/vectors_test.cc) and the Go peer (go-peer/vectors_test.go) decode the same files.
+ * core (native/test/vectors_test.cc) and the Go peer (go-peer/shmring/vectors_test.go) decode the same files.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 // Every atomic access of the C++ side to shared memory, named for the ordering the protocol needs
 // (docs/FORMAT.md §6, §7). No other file touches the mapping's control words with std::atomic or
-// __atomic builtins, so this header, src/atomics.ts and go-peer/atomics.go are the whole ordering
+// __atomic builtins, so this header, src/atomics.ts and go-peer/shmring/atomics.go are the whole ordering
 // story of the project.
 //
 // Why builtins and not std::atomic<uint32_t>: the words live in memory we did not construct (an

@@ -3,7 +3,7 @@
 // Never FUTEX_PRIVATE_FLAG on ring words: a private futex is keyed by (mm, address) and only wakes
 // threads of the same process, while a shared futex on a MAP_SHARED file mapping is keyed by
 // (inode, offset), so a wake from here reaches a waiter in another Node process, a C++ peer or the
-// Go peer (go-peer/futex.go uses the same operations), and theirs reach ours.
+// Go peer (go-peer/shmring/futex.go uses the same operations), and theirs reach ours.
 //
 // The kernel compares the word with `expected` and enqueues the waiter atomically with respect to
 // FUTEX_WAKE; that atomicity is what makes the doorbell protocol free of lost wake-ups.

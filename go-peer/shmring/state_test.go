@@ -39,7 +39,7 @@ func TestWriteRefusesAnImpossibleConsumerState(t *testing.T) {
 	storeSeqCst32(ring.words.consumerState, 0xFFFFFFFF)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	wantCorruptState(t, producer.Write(ctx, 1, make([]byte, 48)), "consumerState", 0xFFFFFFFF)
+	wantCorruptState(t, producer.Write(ctx, make([]byte, 48), 1), "consumerState", 0xFFFFFFFF)
 }
 
 func TestAttachRefusesAnImpossiblePeerState(t *testing.T) {
@@ -84,7 +84,7 @@ func TestLeavingStoresTheDocumentedStateAndZeroesThePid(t *testing.T) {
 	producer = mustProducer(t, ring, ProducerOptions{Publish: PublishEager})
 	written := 0
 	for {
-		ok, err := producer.TryWrite(1, make([]byte, 8))
+		ok, err := producer.TryWrite(make([]byte, 8), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestLeavingStoresTheDocumentedStateAndZeroesThePid(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := producer.Write(ctx, 1, make([]byte, 8)); !errors.Is(err, ErrClosed) {
+	if err := producer.Write(ctx, make([]byte, 8), 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Write to a full ring whose consumer closed = %v; want ErrClosed", err)
 	}
 	if err := producer.Close(); err != nil {
