@@ -35,6 +35,8 @@ export type RingErrorCode =
   | 'ERR_SYMLINK'
   | 'ERR_NOT_REGULAR_FILE'
   | 'ERR_OUT_OF_RANGE'
+  | 'ERR_IN_USE'
+  | 'ERR_WRONG_OWNER'
   // Lifecycle.
   | 'ERR_CLOSED'
   | 'ERR_TIMEOUT';
