@@ -25,6 +25,8 @@ type Ring struct {
 
 	mapping []byte // the whole file: header then data area
 	data    []byte // mapping[HeaderLength:], exactly capacity bytes
+	// Where the mapping was, kept after Close: a fault there is this ring's (see fault.go).
+	mappingStart, mappingLength uintptr
 
 	// Immutable geometry, read from the header once (validated) and never re-read from shared
 	// memory, so a peer that scribbles on the header later cannot change our bounds.
@@ -240,7 +242,10 @@ func headerMatches(header []byte, expected geometry) bool {
 
 func newRing(path string, file *os.File, mapping []byte, ringGeometry geometry) *Ring {
 	wordAt := func(offset uint32) *uint32 { return (*uint32)(unsafe.Pointer(&mapping[offset])) }
+	mappingStart, mappingLength := mappingBounds(mapping)
 	return &Ring{
+		mappingStart:    mappingStart,
+		mappingLength:   mappingLength,
 		path:            path,
 		file:            file,
 		mapping:         mapping,

@@ -49,7 +49,7 @@ func StateName(state uint32) string {
 }
 
 // Stats reads the ring's shared state.
-func (r *Ring) Stats() (Stats, error) {
+func (r *Ring) Stats() (_ Stats, err error) {
 	producerAlive, err := r.roleAlive(producerRole)
 	if err != nil {
 		return Stats{}, err
@@ -63,6 +63,7 @@ func (r *Ring) Stats() (Stats, error) {
 	if r.closed {
 		return Stats{}, closedError("stats", "the ring is closed")
 	}
+	defer r.recoverFault(guardMapping(), "stats", &err)
 	head := loadAcquire32(r.words.head)
 	tail := loadAcquire32(r.words.tail)
 	now := uint32(time.Now().Unix())
