@@ -81,4 +81,3 @@ func TestFaultGuardKeepsOtherPanics(t *testing.T) {
 	consumer.Poll(func(uint16, []byte) error { panic("handler bug") }, 0)
 	t.Fatal("Poll returned after its handler panicked")
 }
-
