@@ -102,6 +102,8 @@ func (built *unnamedFile) publish(path string) error {
 	if err != nil {
 		return openError("create", path, &os.PathError{Op: "link", Path: path, Err: err})
 	}
+	// Named: the build lock has done its job.
+	setByteLock(built.file.Fd(), unix.F_UNLCK, buildLockOffset)
 	return nil
 }
 

@@ -578,6 +578,7 @@ Result<RingFile> RingFile::create(const std::string& path, uint64_t capacity,
                                               : ::link(temporary_path.c_str(), path.c_str());
     if (linked != 0) return fail(Error::system(errno, "link", path));
     if (!temporary_path.empty()) ::unlink(temporary_path.c_str());
+    (void)set_lock(fd, F_UNLCK, kBuildLockOffset);  // named: the build lock has done its job
     return Result<RingFile>(std::move(file));
   }
 
@@ -600,6 +601,7 @@ Result<RingFile> RingFile::create(const std::string& path, uint64_t capacity,
   const int rename_errno = errno;
   if (replaced.value() >= 0) close_once(replaced.value());
   if (rename_result != 0) return fail(Error::system(rename_errno, "rename", path));
+  (void)set_lock(fd, F_UNLCK, kBuildLockOffset);
   return Result<RingFile>(std::move(file));
 }
 
