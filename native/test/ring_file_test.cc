@@ -102,7 +102,7 @@ TEST(RingFile, ExclusiveCreateRefusesAnExistingPath) {
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, "EEXIST");
   EXPECT_EQ(again.error().sys_errno, EEXIST);
-  EXPECT_EQ(again.error().syscall, "open");
+  EXPECT_EQ(again.error().syscall, "link");  // the ready ring is named by link(2), atomically
   EXPECT_EQ(again.error().path, path);
   EXPECT_NE(again.error().message.find(path), std::string::npos);
 
