@@ -38,6 +38,8 @@ export type RingErrorCode =
   | 'ERR_BAD_MODE'
   | 'ERR_OUT_OF_RANGE'
   | 'ERR_THREAD'
+  | 'ERR_IN_USE'
+  | 'ERR_WRONG_OWNER'
   // Lifecycle.
   | 'ERR_CLOSED'
   | 'ERR_TIMEOUT';

@@ -7,7 +7,8 @@
  */
 import { loadRelaxed, loadSeqCst, loadAcquire } from './atomics.js';
 import { RingConsumer } from './consumer.js';
-import { RingUsageError } from './errors.js';
+import { fstatSync } from 'node:fs';
+import { RingFileError, RingUsageError } from './errors.js';
 import { validateRing, ringGeometry, type RingOptions } from './header.js';
 import {
   CONSUMER_HEARTBEAT_INDEX,
@@ -26,10 +27,25 @@ import { RingProducer, type ProducerOptions } from './producer.js';
 import type { SideOptions } from './side.js';
 
 export interface RingFileOptions extends RingOptions {
-  /** File mode for a new file. Default 0o600. */
+  /**
+   * File mode for a new file: permission bits 0o600 ..= 0o777 with owner read-write set (anything
+   * else is ERR_BAD_ARGUMENT naming mode). Applied exactly (fchmod), whatever the umask. Default 0o600.
+   */
   mode?: number;
-  /** Refuse to reuse an existing path (O_EXCL). Default true. */
+  /**
+   * true (default): fail with EEXIST if the path exists. false: atomically replace an existing ring
+   * file (rename), refused with ERR_IN_USE while a live process holds either of its roles.
+   */
   exclusive?: boolean;
+}
+
+export interface RingFileOpenOptions {
+  /**
+   * Refuse a file whose owner (st_uid) is not this uid ('self': the uid of this process), with
+   * ERR_WRONG_OWNER naming the uid found: a ring in a shared directory such as /dev/shm may have
+   * been planted by another user. Default: any owner the permissions let us open.
+   */
+  owner?: number | 'self';
 }
 
 /** Side options for ring files: the parker and role lock are the file's own. */
@@ -52,6 +68,12 @@ export interface RingFileStats {
   head: number;
   tail: number;
   bytesInFlight: number;
+  /**
+   * memfd seals (F_GET_SEALS): 0x1 SEAL, 0x2 SHRINK, 0x4 GROW, 0x8 WRITE. An anonymous ring has
+   * SHRINK | GROW | SEAL (0x7): it cannot be truncated under its mappings. An ordinary tmpfs file
+   * reports SEAL only (0x1: it can never be sealed), a disk file 0.
+   */
+  seals: number;
   producer: PeerStats;
   consumer: PeerStats;
 }
@@ -91,6 +113,7 @@ export function futexParker(): Parker {
 const HEARTBEAT_INTERVAL_MS = 1000;
 
 export class RingFile {
+  /** The file's path; for an anonymous ring, /proc/<pid>/fd/<fd> of the creating process. */
   readonly path: string;
   /** The whole mapping (header + data): a real SharedArrayBuffer, shareable with worker threads. */
   readonly buffer: SharedArrayBuffer;
@@ -116,17 +139,95 @@ export class RingFile {
   /** Creates a new ring file (O_EXCL, mode 0600, never following a symlink) and maps it. */
   static create(filePath: string, options: RingFileOptions): RingFile {
     const geometry = ringGeometry(options);
+    const mode = options.mode ?? 0o600;
+    // Also checked by the core; here first so that every bad mode gets the same code and message.
+    if (!Number.isInteger(mode) || mode < 0 || (mode & ~0o777) !== 0 || (mode & 0o600) !== 0o600) {
+      throw new RingUsageError(
+        'ERR_BAD_ARGUMENT',
+        `shmring: cannot create ring file ${filePath}: mode is ${Number.isInteger(mode) && mode >= 0 ? '0o' + mode.toString(8) : String(mode)}, ` +
+          'expected permission bits 0o600 ..= 0o777 with owner read and write (0o600) set',
+        { field: 'mode', value: mode, expected: '0o600 ..= 0o777 with 0o600 set' },
+      );
+    }
     const native = loadNative();
     const handle = nativeCall(filePath, () =>
-      native.createRingFile(filePath, geometry.capacity, geometry.maxRecordLength, options.mode ?? 0o600, options.exclusive ?? true),
+      native.createRingFile(filePath, geometry.capacity, geometry.maxRecordLength, mode, options.exclusive ?? true),
     );
     return new RingFile(handle);
   }
 
   /** Opens and maps an existing ring file, refusing anything that is not a valid ring of this version. */
-  static open(filePath: string): RingFile {
+  static open(filePath: string, options: RingFileOpenOptions = {}): RingFile {
     const native = loadNative();
-    return new RingFile(nativeCall(filePath, () => native.openRingFile(filePath)));
+    const owner = RingFile.expectedOwner(options);
+    const handle = nativeCall(filePath, () => native.openRingFile(filePath));
+    return RingFile.checkedOwner(handle, owner, filePath);
+  }
+
+  /**
+   * A ring in an anonymous sealed memfd: it has no name, so nobody can plant, replace or remove it,
+   * and its seals (no shrink, no grow, no further seals) mean no process can truncate it and kill its
+   * peers with SIGBUS. Share it by descriptor: `fd` in a child's `stdio` (the child calls
+   * `RingFile.openFd(n)`, the Go peer `shmring.OpenFd(n)`), or the `path` /proc/<pid>/fd/<fd> for a
+   * process that may open it (same uid). Freed when the last descriptor and mapping are gone.
+   */
+  static createAnonymous(options: RingOptions): RingFile {
+    const geometry = ringGeometry(options);
+    const native = loadNative();
+    return new RingFile(nativeCall(undefined, () => native.RingFile.createAnonymous(geometry.capacity, geometry.maxRecordLength)));
+  }
+
+  /**
+   * Opens the ring behind a descriptor of this process (e.g. an anonymous ring inherited through
+   * `stdio`). It is reopened through /proc/self/fd, so this RingFile's role locks conflict with those
+   * of the descriptor's other holders as between processes; `fd` stays the caller's to close.
+   */
+  static openFd(fd: number, options: RingFileOpenOptions = {}): RingFile {
+    const native = loadNative();
+    const owner = RingFile.expectedOwner(options);
+    const handle = nativeCall(undefined, () => native.RingFile.openFd(fd));
+    return RingFile.checkedOwner(handle, owner, handle.path);
+  }
+
+  private static expectedOwner(options: RingFileOpenOptions): number | undefined {
+    const { owner } = options;
+    if (owner === undefined) return undefined;
+    if (owner === 'self') return process.getuid?.();
+    if (!Number.isInteger(owner) || owner < 0 || owner > 0xffffffff) {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: owner ${String(owner)} is invalid; expected a uid (integer >= 0) or 'self'`, {
+        field: 'owner',
+        value: String(owner),
+        expected: "a uid or 'self'",
+      });
+    }
+    return owner;
+  }
+
+  private static checkedOwner(handle: NativeRingFile, owner: number | undefined, filePath: string): RingFile {
+    if (owner !== undefined) {
+      // fstat of the descriptor we mapped: the file itself, not whatever the name points at now.
+      const uid = fstatSync(handle.fd).uid;
+      if (uid !== owner) {
+        handle.close();
+        throw new RingFileError('ERR_WRONG_OWNER', `shmring: ring file ${filePath} is owned by uid ${uid}, expected uid ${owner}`, {
+          field: 'uid',
+          value: uid,
+          expected: String(owner),
+          path: filePath,
+        });
+      }
+    }
+    return new RingFile(handle);
+  }
+
+  /** The descriptor of this ring file (-1 once closed); for an anonymous ring, the one to share. */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /** memfd seals of the file (F_SEAL_* bits, see RingFileStats.seals). */
+  get seals(): number {
+    return this.handle.seals;
   }
 
   /** The /dev/shm path for a ring name (no '/', not '.' or '..'; throws ERR_BAD_NAME). */
@@ -215,6 +316,7 @@ export class RingFile {
       head,
       tail,
       bytesInFlight: (tail - head) >>> 0,
+      seals: this.closed ? 0 : this.handle.seals,
       producer: peer('producer', PRODUCER_STATE_INDEX, PRODUCER_PID_INDEX, PRODUCER_HEARTBEAT_INDEX),
       consumer: peer('consumer', CONSUMER_STATE_INDEX, CONSUMER_PID_INDEX, CONSUMER_HEARTBEAT_INDEX),
     };

@@ -23,7 +23,7 @@ export {
 export type { RingErrorCode, RingErrorDetails } from './errors.js';
 export * as layout from "./layout.js";
 export { RingFile, futexParker } from './file.js';
-export type { RingFileOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
+export type { RingFileOptions, RingFileOpenOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
 export { RingFileError } from './errors.js';
 export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline.js';
 export type {

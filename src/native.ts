@@ -17,6 +17,8 @@ export interface NativeRingFile {
   readonly path: string;
   readonly size: number;
   readonly fd: number;
+  /** memfd seals (F_GET_SEALS bits); 0 for an ordinary file. */
+  readonly seals: number;
   lockRole(role: NativeRole): void;
   unlockRole(role: NativeRole): void;
   /** Whether another open file description (another process, or another open) holds the role's lock. */
@@ -28,6 +30,12 @@ export interface NativeRingFile {
 export interface NativeAddon {
   createRingFile(path: string, capacity: number, maxRecordLength: number, mode: number, exclusive: boolean): NativeRingFile;
   openRingFile(path: string): NativeRingFile;
+  readonly RingFile: {
+    /** A ring in a sealed memfd (no shrink, no grow, no further seals). */
+    createAnonymous(capacity: number, maxRecordLength: number): NativeRingFile;
+    /** The ring behind a descriptor of this process, reopened (its own open file description). */
+    openFd(fd: number): NativeRingFile;
+  };
   shmPath(name: string): string;
   unlink(path: string): void;
   futexWait(buffer: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs: number): WaitResult;

@@ -58,12 +58,13 @@ type Consumer struct {
 // Consumer takes the consumer role: an OFD lock on the file (ErrLocked, naming the holder's pid,
 // if another process has it), then the published state ATTACHED, this pid and a heartbeat. It
 // continues from the head the previous consumer released.
-func (r *Ring) Consumer(options ConsumerOptions) (*Consumer, error) {
+func (r *Ring) Consumer(options ConsumerOptions) (_ *Consumer, err error) {
 	if err := options.Wait.check("attach consumer"); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverFault(guardMapping(), "attach consumer", &err)
 	if err := r.lockRole(consumerRole); err != nil {
 		return nil, err
 	}
@@ -197,7 +198,12 @@ func (c *Consumer) next(reload bool) (Record, bool, error) {
 
 // TryRead returns the next record, or false if none is published (a normal result). The record's
 // Data stays valid, together with every record read since, until Release.
-func (c *Consumer) TryRead() (Record, bool, error) {
+func (c *Consumer) TryRead() (_ Record, _ bool, err error) {
+	defer c.ring.recoverFault(guardMapping(), "read", &err)
+	return c.tryRead()
+}
+
+func (c *Consumer) tryRead() (Record, bool, error) {
 	if c.left {
 		return Record{}, false, closedError("read", "the consumer has left the ring")
 	}
@@ -207,7 +213,8 @@ func (c *Consumer) TryRead() (Record, bool, error) {
 // Release gives the space of every record read so far back to the producer, with one store of
 // head, and wakes the producer if it is parked for space. Views handed out before are invalid
 // from here on.
-func (c *Consumer) Release() error {
+func (c *Consumer) Release() (err error) {
+	defer c.ring.recoverFault(guardMapping(), "release", &err)
 	if c.left {
 		return closedError("release", "the consumer has left the ring")
 	}
@@ -236,7 +243,8 @@ func (c *Consumer) release() error {
 // hand a record that makes its handler fail to every retry, stalling the stream for good (a poison
 // record). A caller that must not lose a record it cannot take now (say, its output is full)
 // waits inside the handler, or reads with TryRead and Releases only what it has finished with.
-func (c *Consumer) Poll(handler func(recordType uint16, data []byte) error, limit int) (int, error) {
+func (c *Consumer) Poll(handler func(recordType uint16, data []byte) error, limit int) (_ int, err error) {
+	defer c.ring.recoverFault(guardMapping(), "poll", &err)
 	if c.left {
 		return 0, closedError("poll", "the consumer has left the ring")
 	}
@@ -266,9 +274,10 @@ func (c *Consumer) Poll(handler func(recordType uint16, data []byte) error, limi
 // parks on the data doorbell. Once the producer has closed the stream and every record has been
 // read, it returns ErrEndOfStream (which wraps io.EOF). Like TryRead, the record stays valid
 // until Release; release before blocking again if the producer may be waiting for that space.
-func (c *Consumer) Read(ctx context.Context) (Record, error) {
+func (c *Consumer) Read(ctx context.Context) (_ Record, err error) {
+	defer c.ring.recoverFault(guardMapping(), "read", &err)
 	for {
-		record, ok, err := c.TryRead()
+		record, ok, err := c.tryRead()
 		if err != nil {
 			return Record{}, err
 		}
@@ -284,7 +293,8 @@ func (c *Consumer) Read(ctx context.Context) (Record, error) {
 // Wait returns once a record (or padding) is published past what this consumer has read, or
 // with ErrEndOfStream once the producer has closed the stream and everything was read, or with
 // ctx's error. Pair it with Poll for blocking batched consumption.
-func (c *Consumer) Wait(ctx context.Context) error {
+func (c *Consumer) Wait(ctx context.Context) (err error) {
+	defer c.ring.recoverFault(guardMapping(), "wait", &err)
 	if c.left {
 		return closedError("wait", "the consumer has left the ring")
 	}
@@ -344,8 +354,11 @@ func (c *Consumer) leave(finalState uint32) error {
 }
 
 func (c *Consumer) leaveLocked(finalState uint32) error {
-	c.held.stopAndPublish(finalState)
-	notifyErr := notifyPeer(c.producerWaiting, c.spaceDoorbell)
+	// Guarded: leaving must complete (unlock, bookkeeping) even if the file was truncated.
+	notifyErr := c.ring.guarded("close", func() error {
+		c.held.stopAndPublish(finalState)
+		return notifyPeer(c.producerWaiting, c.spaceDoorbell)
+	})
 	unlockErr := c.ring.unlockRole(consumerRole)
 	c.left = true
 	c.ring.consumer = nil

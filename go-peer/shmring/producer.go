@@ -93,12 +93,13 @@ type pendingClaim struct {
 // Producer takes the producer role: an OFD lock on the file (ErrLocked, naming the holder's pid,
 // if another process has it), then the published state ATTACHED, this pid and a heartbeat.
 // It continues the stream from the tail the previous producer published.
-func (r *Ring) Producer(options ProducerOptions) (*Producer, error) {
+func (r *Ring) Producer(options ProducerOptions) (_ *Producer, err error) {
 	if err := options.Wait.check("attach producer"); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer r.recoverFault(guardMapping(), "attach producer", &err)
 	if err := r.lockRole(producerRole); err != nil {
 		return nil, err
 	}
@@ -189,7 +190,14 @@ func (p *Producer) hasRoom(position, n uint32) (bool, error) {
 // consumer can make room.
 //
 // The slice aliases shared memory; it must not be used after Commit or Abort.
-func (p *Producer) TryClaim(length int, recordType uint16) ([]byte, error) {
+func (p *Producer) TryClaim(length int, recordType uint16) (_ []byte, err error) {
+	defer p.recoverFault(guardMapping(), "claim", &err)
+	return p.tryClaim(length, recordType)
+}
+
+// tryClaim is TryClaim without the fault guard, for callers that hold one (one guard per call of
+// the public method: a guard costs about as much as a whole record).
+func (p *Producer) tryClaim(length int, recordType uint16) ([]byte, error) {
 	if p.left {
 		return nil, closedError("claim", "the producer has left the ring")
 	}
@@ -259,7 +267,12 @@ func (p *Producer) writePadding(offset, paddingLength uint32) {
 
 // Commit turns the claimed slice into a record (plain stores of its header; the next publication
 // orders them), then publishes according to the PublishPolicy.
-func (p *Producer) Commit() error {
+func (p *Producer) Commit() (err error) {
+	defer p.recoverFault(guardMapping(), "commit", &err)
+	return p.commit()
+}
+
+func (p *Producer) commit() error {
 	if !p.claim.active {
 		return usageError("commit", "no claimed record to commit")
 	}
@@ -294,20 +307,26 @@ func (p *Producer) Abort() error {
 
 // TryWrite copies payload into a new record. false with a nil error means the ring is full (what
 // was committed has been published).
-func (p *Producer) TryWrite(payload []byte, recordType uint16) (bool, error) {
-	destination, err := p.TryClaim(len(payload), recordType)
+func (p *Producer) TryWrite(payload []byte, recordType uint16) (_ bool, err error) {
+	defer p.recoverFault(guardMapping(), "write", &err)
+	return p.tryWrite(payload, recordType)
+}
+
+func (p *Producer) tryWrite(payload []byte, recordType uint16) (bool, error) {
+	destination, err := p.tryClaim(len(payload), recordType)
 	if destination == nil || err != nil {
 		return false, err
 	}
 	copy(destination, payload)
-	return true, p.Commit()
+	return true, p.commit()
 }
 
 // Claim is TryClaim that waits for space when the ring is full, as Write does. The returned slice
 // is never nil when the error is nil.
-func (p *Producer) Claim(ctx context.Context, length int, recordType uint16) ([]byte, error) {
+func (p *Producer) Claim(ctx context.Context, length int, recordType uint16) (_ []byte, err error) {
+	defer p.recoverFault(guardMapping(), "claim", &err)
 	for {
-		destination, err := p.TryClaim(length, recordType)
+		destination, err := p.tryClaim(length, recordType)
 		if destination != nil || err != nil {
 			return destination, err
 		}
@@ -320,9 +339,10 @@ func (p *Producer) Claim(ctx context.Context, length int, recordType uint16) ([]
 // Write copies payload into a new record, waiting for space if the ring is full: it spins
 // briefly, then parks on the space doorbell. It returns ctx's error (wrapped) if ctx ends first,
 // and an error wrapping ErrClosed if the consumer has closed the ring for good.
-func (p *Producer) Write(ctx context.Context, payload []byte, recordType uint16) error {
+func (p *Producer) Write(ctx context.Context, payload []byte, recordType uint16) (err error) {
+	defer p.recoverFault(guardMapping(), "write", &err)
 	for {
-		written, err := p.TryWrite(payload, recordType)
+		written, err := p.tryWrite(payload, recordType)
 		if written || err != nil {
 			return err
 		}
@@ -348,7 +368,8 @@ func (p *Producer) awaitSpace(ctx context.Context) error {
 }
 
 // Flush publishes every committed record with one store of tail.
-func (p *Producer) Flush() error {
+func (p *Producer) Flush() (err error) {
+	defer p.recoverFault(guardMapping(), "flush", &err)
 	if p.left {
 		return closedError("flush", "the producer has left the ring")
 	}
@@ -400,13 +421,18 @@ func (p *Producer) leave(finalState uint32) error {
 // leaveLocked is called with ring.mu held.
 func (p *Producer) leaveLocked(finalState uint32) error {
 	p.claim = pendingClaim{}
-	// The final publication comes before the state: a consumer that sees CLOSED and then reloads
-	// tail sees every record (the seq-cst state store orders the tail store before it).
-	publishErr := p.publish()
-	p.held.stopAndPublish(finalState)
-	notifyErr := notifyPeer(p.consumerWaiting, p.dataDoorbell)
+	var publishErr, notifyErr error
+	// Guarded: leaving must complete (unlock, bookkeeping) even if the file was truncated.
+	guardErr := p.ring.guarded("close", func() error {
+		// The final publication comes before the state: a consumer that sees CLOSED and then reloads
+		// tail sees every record (the seq-cst state store orders the tail store before it).
+		publishErr = p.publish()
+		p.held.stopAndPublish(finalState)
+		notifyErr = notifyPeer(p.consumerWaiting, p.dataDoorbell)
+		return nil
+	})
 	unlockErr := p.ring.unlockRole(producerRole)
 	p.left = true
 	p.ring.producer = nil
-	return errors.Join(publishErr, notifyErr, unlockErr)
+	return errors.Join(publishErr, notifyErr, guardErr, unlockErr)
 }

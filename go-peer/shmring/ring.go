@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,8 @@ type Ring struct {
 
 	mapping []byte // the whole file: header then data area
 	data    []byte // mapping[HeaderLength:], exactly capacity bytes
+	// Where the mapping was, kept after Close: a fault there is this ring's (see fault.go).
+	mappingStart, mappingLength uintptr
 
 	// Immutable geometry, read from the header once (validated) and never re-read from shared
 	// memory, so a peer that scribbles on the header later cannot change our bounds.
@@ -56,8 +59,10 @@ type CreateOptions struct {
 	// MaxRecordLength is the largest payload a record may carry, 0 < m <= Capacity-8.
 	// Zero selects Capacity/4 (the TypeScript side's default too).
 	MaxRecordLength uint32
-	// Mode is the file's permission bits (before the umask). Zero selects 0600: a ring is a
-	// private channel between cooperating processes of one user unless said otherwise.
+	// Mode is the file's permission bits, applied exactly (fchmod: the umask does not change them):
+	// 0o600 ..= 0o777 with owner read-write set, since every attacher opens the file read-write.
+	// Zero selects 0600: a ring is a private channel between cooperating processes of one user
+	// unless said otherwise.
 	Mode os.FileMode
 }
 
@@ -66,41 +71,61 @@ type geometry struct {
 	capacity, maxRecordLength, creatorPid uint32
 }
 
-// Create makes a new ring file at path (it must not exist), maps it and publishes its header.
-// A path in /dev/shm (see ShmPath) gives a memory-only ring for IPC.
+// Create makes a new ring file at path (it must not exist: an error wrapping fs.ErrExist), maps it
+// and publishes its header. A path in /dev/shm (see ShmPath) gives a memory-only ring for IPC.
+//
+// The name never points at a half-made ring, whenever the creator dies (FORMAT.md §3): the ring
+// is built in an unnamed O_TMPFILE file of the target directory (or, where the file system refuses
+// O_TMPFILE, under a ".shmring-tmp-<pid>-<n>" name while holding a build lock on byte 0) and linked
+// to path only after its ready word is published. Temporaries of dead creators in the directory are
+// removed first.
 func Create(path string, options CreateOptions) (*Ring, error) {
-	if err := checkHostByteOrder("create"); err != nil {
+	capacity, maxRecordLength, err := checkGeometry(options)
+	if err != nil {
 		return nil, err
 	}
-	capacity := options.Capacity
-	if capacity < MinCapacity || capacity > MaxCapacity || capacity&(capacity-1) != 0 {
-		return nil, usageError("create", "capacity %d must be a power of two in [%d, %d]", capacity, MinCapacity, MaxCapacity)
+	mode := options.Mode
+	if mode == 0 {
+		mode = 0o600
 	}
-	maxRecordLength := options.MaxRecordLength
+	if mode&^0o777 != 0 || mode&0o600 != 0o600 {
+		return nil, usageError("create", "mode %#o must be permission bits 0o600 ..= 0o777 with owner read-write (0o600) set", uint32(mode))
+	}
+
+	built, err := newUnnamedFile(path, uint32(mode))
+	if err != nil {
+		return nil, err
+	}
+	ring, err := initializeRing(path, built.file, capacity, maxRecordLength)
+	if err == nil {
+		err = built.publish(path)
+		if err != nil {
+			unix.Munmap(ring.mapping)
+		}
+	}
+	if err != nil {
+		built.discard()
+		return nil, err
+	}
+	return ring, nil
+}
+
+func checkGeometry(options CreateOptions) (capacity, maxRecordLength uint32, err error) {
+	if err := checkHostByteOrder("create"); err != nil {
+		return 0, 0, err
+	}
+	capacity = options.Capacity
+	if capacity < MinCapacity || capacity > MaxCapacity || capacity&(capacity-1) != 0 {
+		return 0, 0, usageError("create", "capacity %d must be a power of two in [%d, %d]", capacity, MinCapacity, MaxCapacity)
+	}
+	maxRecordLength = options.MaxRecordLength
 	if maxRecordLength == 0 {
 		maxRecordLength = capacity / 4
 	}
 	if maxRecordLength > capacity-recordHeaderLength {
-		return nil, usageError("create", "maxRecordLength %d must be at most capacity-8 = %d", maxRecordLength, capacity-recordHeaderLength)
+		return 0, 0, usageError("create", "maxRecordLength %d must be at most capacity-8 = %d", maxRecordLength, capacity-recordHeaderLength)
 	}
-	mode := options.Mode.Perm()
-	if mode == 0 {
-		mode = 0o600
-	}
-
-	// O_EXCL: never adopt (and re-initialize) a file another process may be using; O_NOFOLLOW:
-	// never be redirected by a planted symlink in a shared directory such as /dev/shm.
-	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, mode)
-	if err != nil {
-		return nil, openError("create", path, err)
-	}
-	ring, err := initializeRing(path, file, capacity, maxRecordLength)
-	if err != nil {
-		file.Close()
-		os.Remove(path) // O_EXCL made it ours: nobody else can have attached to a ring that is not ready
-		return nil, err
-	}
-	return ring, nil
+	return capacity, maxRecordLength, nil
 }
 
 func initializeRing(path string, file *os.File, capacity, maxRecordLength uint32) (*Ring, error) {
@@ -138,7 +163,13 @@ func Open(path string) (*Ring, error) {
 	if err := checkHostByteOrder("open"); err != nil {
 		return nil, err
 	}
-	file, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	// /proc/<pid>/fd/<n> (an anonymous ring shared by path) is a kernel-made magic link nobody can
+	// plant, and following it is the point: only it is opened without O_NOFOLLOW.
+	noFollow := syscall.O_NOFOLLOW
+	if isProcFdPath(path) {
+		noFollow = 0
+	}
+	file, err := os.OpenFile(path, os.O_RDWR|noFollow|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, openError("open", path, err)
 	}
@@ -148,6 +179,39 @@ func Open(path string) (*Ring, error) {
 		return nil, err
 	}
 	return ring, nil
+}
+
+// OpenFd opens the ring behind a descriptor this process holds, such as an anonymous sealed ring
+// (see RingFile.createAnonymous in the Node package) inherited from the parent. The file is reopened
+// through /proc/self/fd/<fd>, so this Ring has its own open file description and its role locks
+// conflict with those taken through fd, as between processes. fd stays the caller's.
+func OpenFd(fd int) (*Ring, error) {
+	if fd < 0 {
+		return nil, usageError("open", "descriptor %d is not an open descriptor (>= 0)", fd)
+	}
+	ring, err := Open("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return nil, err
+	}
+	ring.path = "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd)
+	return ring, nil
+}
+
+// isProcFdPath: "/proc/self/fd/<n>" or "/proc/<pid>/fd/<n>", nothing else.
+func isProcFdPath(path string) bool {
+	parts := strings.Split(path, "/")
+	if len(parts) != 5 || parts[0] != "" || parts[1] != "proc" || parts[3] != "fd" {
+		return false
+	}
+	digits := func(text string) bool {
+		for _, c := range text {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return text != ""
+	}
+	return (parts[2] == "self" || digits(parts[2])) && digits(parts[4])
 }
 
 func openRing(path string, file *os.File) (*Ring, error) {
@@ -240,7 +304,10 @@ func headerMatches(header []byte, expected geometry) bool {
 
 func newRing(path string, file *os.File, mapping []byte, ringGeometry geometry) *Ring {
 	wordAt := func(offset uint32) *uint32 { return (*uint32)(unsafe.Pointer(&mapping[offset])) }
+	mappingStart, mappingLength := mappingBounds(mapping)
 	return &Ring{
+		mappingStart:    mappingStart,
+		mappingLength:   mappingLength,
 		path:            path,
 		file:            file,
 		mapping:         mapping,

@@ -157,9 +157,22 @@ func (held *attachment) refreshHeartbeat() {
 		case <-held.stopHeartbeat:
 			return
 		case <-ticker.C:
-			storeRelaxed32(held.words.heartbeat, heartbeatNow())
+			if held.beat() != nil {
+				// The file was truncated: no heartbeat can be written any more, and the side's
+				// next call reports ErrCorrupt. Stop beating rather than kill the process.
+				<-held.stopHeartbeat
+				return
+			}
 		}
 	}
+}
+
+// beat publishes one heartbeat, guarded: this goroutine is the one access to the mapping that no
+// caller of the package runs, so a fault here must not end the process (fault.go).
+func (held *attachment) beat() (err error) {
+	defer held.ring.recoverFault(guardMapping(), "heartbeat", &err)
+	storeRelaxed32(held.words.heartbeat, heartbeatNow())
+	return nil
 }
 
 // detach publishes finalState (DETACHED or CLOSED), clears the pid and releases the lock; the

@@ -2,7 +2,11 @@
 
 package shmring
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // Stats is a snapshot of a ring's shared state, for monitoring. The words are read one at a time
 // while the peers run, so the snapshot is not atomic as a whole.
@@ -15,9 +19,15 @@ type Stats struct {
 	Tail            uint32 `json:"tail"`
 	// BytesInFlight is tail-head (wrapping): published bytes the consumer has not released. More
 	// than Capacity means the positions are corrupt.
-	BytesInFlight uint32    `json:"bytesInFlight"`
-	Producer      RoleStats `json:"producer"`
-	Consumer      RoleStats `json:"consumer"`
+	BytesInFlight uint32 `json:"bytesInFlight"`
+	// Seals are the file's memfd seals (F_GET_SEALS): 0x1 SEAL, 0x2 SHRINK, 0x4 GROW, 0x8 WRITE.
+	// An anonymous sealed ring has SEAL|SHRINK|GROW (7): nobody can truncate it under a mapping.
+	// An ordinary tmpfs file reports SEAL (1, never sealable), a disk file 0.
+	Seals uint32 `json:"seals"`
+	// Sealed: SHRINK and GROW are both set, so the file's size can never change under a mapping.
+	Sealed   bool      `json:"sealed"`
+	Producer RoleStats `json:"producer"`
+	Consumer RoleStats `json:"consumer"`
 }
 
 // RoleStats describes one side.
@@ -49,7 +59,7 @@ func StateName(state uint32) string {
 }
 
 // Stats reads the ring's shared state.
-func (r *Ring) Stats() (Stats, error) {
+func (r *Ring) Stats() (_ Stats, err error) {
 	producerAlive, err := r.roleAlive(producerRole)
 	if err != nil {
 		return Stats{}, err
@@ -63,6 +73,8 @@ func (r *Ring) Stats() (Stats, error) {
 	if r.closed {
 		return Stats{}, closedError("stats", "the ring is closed")
 	}
+	defer r.recoverFault(guardMapping(), "stats", &err)
+	seals := r.seals()
 	head := loadAcquire32(r.words.head)
 	tail := loadAcquire32(r.words.tail)
 	now := uint32(time.Now().Unix())
@@ -87,7 +99,18 @@ func (r *Ring) Stats() (Stats, error) {
 		Head:            head,
 		Tail:            tail,
 		BytesInFlight:   tail - head,
+		Seals:           seals,
+		Sealed:          seals&(unix.F_SEAL_SHRINK|unix.F_SEAL_GROW) == unix.F_SEAL_SHRINK|unix.F_SEAL_GROW,
 		Producer:        side(r.roleWords(producerRole), r.words.producerWaiting, r.words.spaceDoorbell, producerAlive),
 		Consumer:        side(r.roleWords(consumerRole), r.words.consumerWaiting, r.words.dataDoorbell, consumerAlive),
 	}, nil
+}
+
+// seals reads the file's memfd seals (0 where the file system has none).
+func (r *Ring) seals() uint32 {
+	seals, err := unix.FcntlInt(r.file.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil {
+		return 0
+	}
+	return uint32(seals)
 }

@@ -102,7 +102,7 @@ TEST(RingFile, ExclusiveCreateRefusesAnExistingPath) {
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, "EEXIST");
   EXPECT_EQ(again.error().sys_errno, EEXIST);
-  EXPECT_EQ(again.error().syscall, "open");
+  EXPECT_EQ(again.error().syscall, "link");  // the ready ring is named by link(2), atomically
   EXPECT_EQ(again.error().path, path);
   EXPECT_NE(again.error().message.find(path), std::string::npos);
 
@@ -160,11 +160,91 @@ TEST(RingFile, RefusedCreateLeavesNoFile) {
   EXPECT_EQ(bad_capacity.error().value, 1000u);
   EXPECT_EQ(bad_capacity.error().path, path);
   EXPECT_EQ(RingFile::create(path, 1024, 1024).error().code, "ERR_BAD_MAX_RECORD_LENGTH");
-  EXPECT_EQ(RingFile::create(path, 1024, 8, 010000).error().code, "ERR_BAD_MODE");
+  EXPECT_EQ(RingFile::create(path, 1024, 8, 010000).error().code, "ERR_BAD_ARGUMENT");
+  EXPECT_EQ(RingFile::create(path, 1024, 8, 04777).error().field, "mode");
+  EXPECT_EQ(RingFile::create(path, 1024, 8, 0400).error().code, "ERR_BAD_ARGUMENT");
   EXPECT_EQ(RingFile::create("", 1024, 8).error().code, "ERR_BAD_PATH");
   EXPECT_FALSE(exists(path));
   // A missing directory is the kernel's ENOENT.
   EXPECT_EQ(RingFile::create(dir.file("missing/ring"), 1024, 8).error().code, "ENOENT");
+}
+
+TEST(RingFile, ModeIsExactWhateverTheUmask) {
+  TempDir dir;
+  const mode_t old_umask = umask(0277);
+  Result<RingFile> created = RingFile::create(dir.file("ring"), 1024, 8, 0660);
+  umask(old_umask);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  struct stat status;
+  ASSERT_EQ(stat(dir.file("ring").c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 07777, 0660u);
+}
+
+TEST(RingFile, SecondLockOfARoleThroughOneRingFileIsRefused) {
+  TempDir dir;
+  Result<RingFile> created = RingFile::create(dir.file("ring"), 1024, 8);
+  ASSERT_TRUE(created.ok());
+  RingFile& file = created.value();
+  ASSERT_TRUE(file.lock_role(Role::kConsumer).ok());
+  Status again = file.lock_role(Role::kConsumer);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "ERR_ROLE_TAKEN");
+  EXPECT_EQ(again.error().value, static_cast<uint64_t>(getpid()));
+  ASSERT_TRUE(file.unlock_role(Role::kConsumer).ok());
+  EXPECT_TRUE(file.lock_role(Role::kConsumer).ok());
+}
+
+TEST(RingFile, ReplacingARingInUseIsRefused) {
+  TempDir dir;
+  const std::string path = dir.file("ring");
+  Result<RingFile> live = RingFile::create(path, 1024, 8);
+  ASSERT_TRUE(live.ok());
+  ASSERT_TRUE(live.value().lock_role(Role::kProducer).ok());
+  Result<RingFile> replaced = RingFile::create(path, 1024, 8, 0600, /*exclusive=*/false);
+  ASSERT_FALSE(replaced.ok());
+  EXPECT_EQ(replaced.error().code, "ERR_IN_USE");
+  EXPECT_EQ(replaced.error().field, "producerPid");
+  ASSERT_TRUE(live.value().unlock_role(Role::kProducer).ok());
+  EXPECT_TRUE(RingFile::create(path, 1024, 8, 0600, /*exclusive=*/false).ok());
+}
+
+TEST(RingFile, AbandonedTemporaryIsRemovedLockedOneKept) {
+  TempDir dir;
+  const std::string abandoned = dir.file(".shmring-tmp-1-0");
+  const std::string building = dir.file(".shmring-tmp-1-1");
+  make_file(abandoned, ring_image(1024));
+  make_file(building, ring_image(1024));
+  // A creator still building holds the write lock on byte 0 of its temporary.
+  const int builder = open(building.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(builder, 0);
+  struct flock lock;
+  std::memset(&lock, 0, sizeof lock);
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = 0;
+  lock.l_len = 1;
+  ASSERT_EQ(fcntl(builder, F_OFD_SETLK, &lock), 0);
+  ASSERT_TRUE(RingFile::create(dir.file("ring"), 1024, 8).ok());
+  EXPECT_FALSE(exists(abandoned));
+  EXPECT_TRUE(exists(building));
+  close(builder);
+}
+
+TEST(RingFile, AnonymousRingIsSealedAndReopenable) {
+  Result<RingFile> created = RingFile::create_anonymous(4096, 64);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  RingFile& ring = created.value();
+  EXPECT_EQ(ring.seals(), static_cast<uint32_t>(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW));
+  EXPECT_NE(ftruncate(ring.fd(), 0), 0);
+  EXPECT_EQ(errno, EPERM);
+  Result<RingFile> reopened = RingFile::open_fd(ring.fd());
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  EXPECT_EQ(reopened.value().header().capacity, 4096u);
+  ASSERT_TRUE(ring.lock_role(Role::kProducer).ok());
+  EXPECT_EQ(reopened.value().lock_role(Role::kProducer).error().code, "ERR_ROLE_TAKEN");
+  Result<RingFile> by_path = RingFile::open(ring.path());
+  EXPECT_TRUE(by_path.ok()) << by_path.error().message;
+  EXPECT_EQ(RingFile::open_fd(-1).error().code, "ERR_BAD_ARGUMENT");
 }
 
 TEST(RingFile, OpenMissing) {

@@ -59,8 +59,9 @@ TEST_F(RoleLock, SecondDescriptionInTheSameProcessIsRefused) {
   // Liveness as seen by each description: held by someone else for the second, not for the holder.
   EXPECT_TRUE(second.role_held(Role::kProducer).value());
   EXPECT_FALSE(first_->role_held(Role::kProducer).value());
-  // Relocking through the holder's own description is fine (it already holds it).
-  EXPECT_TRUE(first_->lock_role(Role::kProducer).ok());
+  // Locking again through the holder's own RingFile is refused too: OFD locks never conflict
+  // within one description, so the RingFile keeps track of the roles it holds (issue 11.1).
+  EXPECT_EQ(first_->lock_role(Role::kProducer).error().code, "ERR_ROLE_TAKEN");
 
   // The other role is independent.
   EXPECT_FALSE(second.role_held(Role::kConsumer).value());

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"syscall"
@@ -104,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	flags := flag.NewFlagSet("shmring "+name, flag.ContinueOnError)
 	flags.SetOutput(io.Discard) // errors are reported below, once
-	err := runCommand(&command{stdout: stdout, stderr: stderr, flags: flags}, rest)
+	err := runGuarded(func() error { return runCommand(&command{stdout: stdout, stderr: stderr, flags: flags}, rest) })
 	var usage usageError
 	switch {
 	case err == nil:
@@ -116,6 +117,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shmring %s: %v\n", name, err)
 		return exitFailure
 	}
+}
+
+// runGuarded runs a command with faults turned into errors. The package guards its own accesses to
+// a mapping; the commands also read record bytes themselves (cat prints them, consume checks them),
+// and a ring file truncated by another process makes those reads fault (SIGBUS), which would end
+// the process with a Go runtime crash instead of a message and exit status 1.
+func runGuarded(runCommand func() error) (err error) {
+	previous := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(previous)
+		recovered := recover()
+		if recovered == nil {
+			return
+		}
+		if fault, isFault := recovered.(interface{ Addr() uintptr }); isFault {
+			err = fmt.Errorf("%w: memory fault at %#x reading a ring mapping: the ring file was truncated under it", shmring.ErrCorrupt, fault.Addr())
+			return
+		}
+		panic(recovered)
+	}()
+	return runCommand()
 }
 
 // parse parses flags that may come before, between or after the positional arguments, and
@@ -317,6 +339,11 @@ func (c *command) stat(args []string) error {
 		lag = fmt.Sprintf("%d bytes: CORRUPT, more than the capacity", stats.BytesInFlight)
 	}
 	fmt.Fprintf(c.stdout, "lag (in flight)   %s\n", lag)
+	if stats.Sealed {
+		fmt.Fprintf(c.stdout, "seals             %#x: sealed memfd, cannot be truncated\n", stats.Seals)
+	} else {
+		fmt.Fprintf(c.stdout, "seals             %#x: can be truncated by anyone who may write it (SIGBUS risk, README)\n", stats.Seals)
+	}
 	for _, side := range []struct {
 		name  string
 		stats shmring.RoleStats

@@ -72,22 +72,45 @@ Status flush(void* base, size_t mapping_length);
 // mapping to someone else (the addon's SharedArrayBuffer deleter).
 class RingFile {
  public:
-  // Creates a ring file of HEADER_LENGTH + capacity bytes and initialises its header.
+  // Creates a ring file of HEADER_LENGTH + capacity bytes and initialises its header. The name
+  // never points at a half-made ring, whenever the creator dies (FORMAT.md §3): the ring is built
+  // in an unnamed O_TMPFILE file of the target directory (or, where the file system refuses
+  // O_TMPFILE, under a `.shmring-tmp-<pid>-<n>` name while holding a build lock on byte 0), its
+  // ready word is published, and only then is it given `path`:
   //
-  // exclusive: open(O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, mode); EEXIST if the path
-  //   exists (a symlink included).
-  // !exclusive: replace whatever is at `path` atomically: the ring is built in a fresh temporary
-  //   file of the same directory and rename(2)d over `path`. Opening an existing file and
-  //   ftruncate()ing it instead would pull a live ring out from under processes that map it (SIGBUS
-  //   when it shrinks, a reset header when it does not); with rename they keep the old inode.
+  // exclusive: link(2) to `path`, which fails with EEXIST if the path exists (a symlink included).
+  // !exclusive: replace whatever regular file is at `path` with rename(2). Refused with ERR_IN_USE
+  //   (naming the role and the holder's pid) while any process holds a role of the existing file,
+  //   and both role bytes of the existing file are read-locked until the rename, so nobody attaches
+  //   to it in between. Processes that merely map the old file keep the old inode. Opening and
+  //   ftruncate()ing the existing file instead would pull a live ring out from under them.
   //
-  // The size is set with ftruncate BEFORE mapping (touching a mapping beyond EOF is SIGBUS) and
-  // reserved with fallocate where the file system supports it, so that a full /dev/shm fails here
-  // with ENOSPC instead of killing the process with SIGBUS on a later page fault. `mode` is
-  // subject to the umask, as with open(2).
+  // Every create first removes `.shmring-tmp-*` files of the directory whose build lock is free
+  // (their creator died; temporaries of older versions had no lock and are removed too).
+  //
+  // `mode` must be permission bits with owner read-write (0o600 ..= 0o777, else ERR_BAD_ARGUMENT
+  // naming mode) and is applied with fchmod, so the umask does not change it. The size is set with
+  // ftruncate BEFORE mapping (touching a mapping beyond EOF is SIGBUS) and reserved with fallocate
+  // where the file system supports it, so that a full /dev/shm fails here with ENOSPC instead of
+  // killing the process with SIGBUS on a later page fault.
   static Result<RingFile> create(const std::string& path, uint64_t capacity,
                                  uint64_t max_record_length, uint32_t mode = 0600,
                                  bool exclusive = true);
+
+  // A ring in an anonymous sealed memfd (memfd_create MFD_ALLOW_SEALING, sized, then sealed with
+  // F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL): nobody can truncate it, so no peer can make a
+  // mapping of it fault (SIGBUS). Shared by descriptor (inherited, or passed over a Unix socket);
+  // path() is "/proc/<pid>/fd/<fd>", which open_fd() of another process can reopen.
+  static Result<RingFile> create_anonymous(uint64_t capacity, uint64_t max_record_length);
+
+  // Opens a ring through a descriptor this process holds (an inherited memfd, or any ring file).
+  // The file is reopened through /proc/self/fd/<fd>, so this RingFile has its own open file
+  // description: its role locks conflict with those taken through `fd` itself, as between two
+  // processes. `fd` stays the caller's. Then as open().
+  static Result<RingFile> open_fd(int fd);
+
+  // The memfd seals of the file (F_GET_SEALS), 0 for a file that cannot be sealed.
+  uint32_t seals() const;
 
   // Opens an existing ring file: open(O_RDWR | O_NOFOLLOW | O_CLOEXEC) (ERR_SYMLINK for a symlink),
   // fstat must say a regular file (ERR_NOT_REGULAR_FILE), the first HEADER_LENGTH bytes are pread
@@ -116,14 +139,21 @@ class RingFile {
   // Unlocks both roles and closes the descriptor (see the hazard above). Idempotent.
   void close_fd();
 
-  Status lock_role(Role role) const { return shmring::lock_role(fd_, role, path_); }
-  Status unlock_role(Role role) const { return shmring::unlock_role(fd_, role, path_); }
+  // The OFD lock, plus this object's own record of it: OFD locks never conflict within one open file
+  // description, so a second lock_role() of a role this RingFile holds must be refused here
+  // (ERR_ROLE_TAKEN naming our own pid), or two sides of one role would run on one ring.
+  Status lock_role(Role role);
+  Status unlock_role(Role role);
   Result<bool> role_held(Role role) const { return role_lock_held(fd_, role, path_); }
 
  private:
   void reset();
+  // Sizes, reserves, maps and initialises a new file (fd_, size_ set), publishing ready last.
+  Status build(uint64_t capacity, uint64_t max_record_length, const std::string& path);
+  static Result<RingFile> open_descriptor(int fd, const std::string& path);
 
   int fd_ = -1;
+  bool roles_held_[2] = {false, false};
   void* base_ = nullptr;
   size_t size_ = 0;
   bool owns_mapping_ = false;

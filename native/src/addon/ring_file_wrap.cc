@@ -43,6 +43,9 @@ Napi::Function RingFileWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&RingFileWrap::RoleHeld>("roleHeld"),
           InstanceMethod<&RingFileWrap::Flush>("flush"),
           InstanceMethod<&RingFileWrap::Close>("close"),
+          InstanceAccessor<&RingFileWrap::Seals>("seals", napi_enumerable),
+          StaticMethod<&RingFileWrap::CreateAnonymous>("createAnonymous"),
+          StaticMethod<&RingFileWrap::OpenFd>("openFd"),
       });
 }
 
@@ -99,6 +102,39 @@ Napi::Value RingFileWrap::Size(const Napi::CallbackInfo& info) {
 
 Napi::Value RingFileWrap::Fd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), file_.fd());  // -1 once closed
+}
+
+Napi::Value RingFileWrap::Seals(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), closed_ ? 0 : file_.seals());
+}
+
+Napi::Value RingFileWrap::CreateAnonymous(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // The geometry arrives from TypeScript already checked (ringGeometry); checked again by the core.
+  if (!info[0].IsNumber() || !info[1].IsNumber()) {
+    ThrowArgumentError(env, JsErrorKind::kTypeError, "ERR_BAD_ARGUMENT", "capacity", info[0],
+                       "numbers (capacity, maxRecordLength)");
+  }
+  const double capacity = info[0].As<Napi::Number>().DoubleValue();
+  const double max_record_length = info[1].As<Napi::Number>().DoubleValue();
+  if (!(capacity >= 0 && capacity <= 4294967296.0) ||
+      !(max_record_length >= 0 && max_record_length <= 4294967296.0)) {
+    ThrowArgumentError(env, JsErrorKind::kRangeError, "ERR_BAD_ARGUMENT", "capacity", info[0],
+                       "a ring geometry");
+  }
+  return NewInstance(env, ValueOrThrow(env, shmring::RingFile::create_anonymous(
+                                                static_cast<uint64_t>(capacity),
+                                                static_cast<uint64_t>(max_record_length))));
+}
+
+Napi::Value RingFileWrap::OpenFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double fd = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(fd >= 0 && fd <= 2147483647.0) || static_cast<double>(static_cast<int>(fd)) != fd) {
+    ThrowArgumentError(env, JsErrorKind::kTypeError, "ERR_BAD_ARGUMENT", "fd", info[0],
+                       "an open descriptor (an integer >= 0)");
+  }
+  return NewInstance(env, ValueOrThrow(env, shmring::RingFile::open_fd(static_cast<int>(fd))));
 }
 
 void RingFileWrap::LockRole(const Napi::CallbackInfo& info) {

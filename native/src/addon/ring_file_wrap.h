@@ -27,6 +27,11 @@ class RingFileWrap : public Napi::ObjectWrap<RingFileWrap> {
   Napi::Value RoleHeld(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
+  Napi::Value Seals(const Napi::CallbackInfo& info);
+  // RingFile.createAnonymous(capacity, maxRecordLength): a sealed memfd ring.
+  static Napi::Value CreateAnonymous(const Napi::CallbackInfo& info);
+  // RingFile.openFd(fd): the ring behind a descriptor this process holds, reopened.
+  static Napi::Value OpenFd(const Napi::CallbackInfo& info);
 
   void ThrowIfClosed(Napi::Env env, const char* operation) const;
 

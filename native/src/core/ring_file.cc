@@ -1,5 +1,6 @@
 #include "shmring/ring_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/mman.h>
@@ -8,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -94,13 +96,166 @@ Error symlink_refused(const std::string& path, const char* what) {
   return error;
 }
 
-// A fresh name next to `path` for !exclusive create: same directory, so rename(2) is atomic.
+// The byte a creator write-locks (OFD) from the moment its file exists until the file has its final
+// name. It is no role's byte, so a role attach never waits for it; a cleaner that can read-lock it
+// knows the creator is gone (kill -9 included), whatever pid it had (FORMAT.md §3).
+constexpr off_t kBuildLockOffset = 0;
+
+// A ring file's mode: permission bits only (no setuid, setgid or sticky bit on a data file), and
+// read-write for the owner, since every attacher, the creator included, opens it O_RDWR.
+Status check_mode(uint32_t mode) {
+  if ((mode & ~0777u) != 0 || (mode & 0600u) != 0600u) {
+    Error error = Error::plain(
+        "ERR_BAD_ARGUMENT", "mode is 0o" + [&] {
+          char octal[16];
+          std::snprintf(octal, sizeof octal, "%o", mode);
+          return std::string(octal);
+        }() + ", expected permission bits 0o600 ..= 0o777 with owner read and write (0o600) set");
+    error.field = "mode";
+    error.has_value = true;
+    error.value = mode;
+    return error;
+  }
+  return Status::success();
+}
+
+constexpr const char* kTemporaryPrefix = ".shmring-tmp-";
+
+bool all_digits(const std::string& text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// "/proc/self/fd/<n>" or "/proc/<pid>/fd/<n>", nothing else (no "..", no extra components).
+bool is_proc_fd_path(const std::string& path) {
+  static const std::string kProc = "/proc/";
+  if (path.compare(0, kProc.size(), kProc) != 0) return false;
+  const size_t pid_end = path.find('/', kProc.size());
+  if (pid_end == std::string::npos) return false;
+  const std::string pid = path.substr(kProc.size(), pid_end - kProc.size());
+  if (pid != "self" && !all_digits(pid)) return false;
+  if (path.compare(pid_end, 4, "/fd/") != 0) return false;
+  return all_digits(path.substr(pid_end + 4));
+}
+
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// A fresh name next to `path`: same directory, so link(2) and rename(2) to `path` are atomic.
 std::string temporary_sibling(const std::string& path) {
   static std::atomic<unsigned> counter{0};
-  const size_t slash = path.rfind('/');
-  const std::string directory = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
-  return directory + ".shmring-tmp-" + std::to_string(::getpid()) + "-" +
+  return directory_of(path) + "/" + kTemporaryPrefix + std::to_string(::getpid()) + "-" +
          std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+bool set_lock(int fd, short type, off_t start) {  // NOLINT(runtime/int): flock's type
+  struct flock request;
+  std::memset(&request, 0, sizeof request);
+  request.l_type = type;
+  request.l_whence = SEEK_SET;
+  request.l_start = start;
+  request.l_len = 1;
+  return ::fcntl(fd, F_OFD_SETLK, &request) == 0;
+}
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Removes `.shmring-tmp-*` files of `directory` whose creator is gone: a creator killed between
+// naming its temporary and renaming it (a window of two system calls), or any temporary left by
+// shmring versions before 0.2, which built the whole ring under such a name without a build lock.
+// "Gone" is decided by the build lock, never by the pid in the name (pids are reused and differ
+// between namespaces). Best effort: a file we cannot open or lock is left alone.
+void remove_abandoned_temporaries(const std::string& directory) {
+  const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory_fd < 0) return;
+  DIR* listing = ::fdopendir(directory_fd);
+  if (listing == nullptr) {
+    close_once(directory_fd);
+    return;
+  }
+  const size_t prefix_length = std::strlen(kTemporaryPrefix);
+  while (struct dirent* entry = ::readdir(listing)) {
+    if (std::strncmp(entry->d_name, kTemporaryPrefix, prefix_length) != 0) continue;
+    const int fd = ::openat(directory_fd, entry->d_name,
+                            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) continue;
+    struct stat opened;
+    struct stat named;
+    // A read lock is refused while the creator holds its write lock on the build byte.
+    if (::fstat(fd, &opened) == 0 && S_ISREG(opened.st_mode) &&
+        set_lock(fd, F_RDLCK, kBuildLockOffset) &&
+        ::fstatat(directory_fd, entry->d_name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        same_file(opened, named)) {
+      (void)::unlinkat(directory_fd, entry->d_name, 0);
+    }
+    close_once(fd);
+  }
+  ::closedir(listing);  // closes directory_fd
+}
+
+// Links an unnamed (O_TMPFILE) file to `name`; EEXIST if `name` exists. linkat(AT_EMPTY_PATH) needs
+// CAP_DAC_READ_SEARCH, the /proc/self/fd route does not; try that first.
+int link_unnamed(int fd, const std::string& name) {
+  const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
+  if (::linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) return 0;
+  if (errno != ENOENT) return -1;  // ENOENT: /proc is not mounted
+  return ::linkat(fd, "", AT_FDCWD, name.c_str(), AT_EMPTY_PATH);
+}
+
+// The ring file that `!exclusive` create would replace, held so it cannot be attached while it is
+// replaced: read locks on both role bytes conflict with every attacher's write lock. Refuses with
+// ERR_IN_USE, naming the role and the pid its holder published, while a live process holds a role.
+Result<int> hold_replaced_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1;  // nothing to replace (any more)
+    if (errno == ELOOP) return symlink_refused(path, "create");
+    return Error::system(errno, "open", path);
+  }
+  struct stat status;
+  if (::fstat(fd, &status) != 0) {
+    const int errnum = errno;
+    close_once(fd);
+    return Error::system(errnum, "fstat", path);
+  }
+  if (!S_ISREG(status.st_mode)) {
+    close_once(fd);
+    return not_regular_file(path, file_type_name(status.st_mode), 0);
+  }
+  for (Role role : {Role::kProducer, Role::kConsumer}) {
+    if (set_lock(fd, F_RDLCK, lock_offset(role))) continue;
+    const int errnum = errno;
+    if (errnum != EAGAIN && errnum != EACCES) {
+      close_once(fd);
+      return Error::system(errnum, "fcntl(F_OFD_SETLK)", path);
+    }
+    uint32_t holder_pid = 0;
+    if (pread_fully(fd, &holder_pid, sizeof holder_pid, pid_offset(role)) !=
+        static_cast<ssize_t>(sizeof holder_pid)) {
+      holder_pid = 0;
+    }
+    close_once(fd);
+    Error error = Error::plain(
+        "ERR_IN_USE", std::string("cannot replace ring file ") + path + ": its " + role_name(role) +
+                          " role is held by pid " + std::to_string(holder_pid) + " (from the header's " +
+                          pid_field(role) +
+                          " word); a replaced ring would strand it on the unlinked file");
+    error.field = pid_field(role);
+    error.has_value = true;
+    error.value = holder_pid;
+    error.path = path;
+    return error;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -242,6 +397,8 @@ RingFile& RingFile::operator=(RingFile&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
     owns_mapping_ = std::exchange(other.owns_mapping_, false);
     path_ = std::move(other.path_);
+    roles_held_[0] = std::exchange(other.roles_held_[0], false);
+    roles_held_[1] = std::exchange(other.roles_held_[1], false);
     header_ = other.header_;
   }
   return *this;
@@ -267,6 +424,72 @@ void RingFile::close_fd() {
   (void)shmring::unlock_role(fd_, Role::kConsumer, path_);
   close_once(fd_);
   fd_ = -1;
+  roles_held_[0] = roles_held_[1] = false;
+}
+
+Status RingFile::lock_role(Role role) {
+  bool& held = roles_held_[role == Role::kProducer ? 0 : 1];
+  if (held) {
+    const uint32_t own_pid = static_cast<uint32_t>(::getpid());
+    Error error = Error::plain(
+        "ERR_ROLE_TAKEN", std::string("the ") + role_name(role) + " role of " + path_ +
+                              " is taken: held by pid " + std::to_string(own_pid) +
+                              " (this process, through this same RingFile)");
+    error.field = pid_field(role);
+    error.has_value = true;
+    error.value = own_pid;
+    error.path = path_;
+    return error;
+  }
+  Status locked = shmring::lock_role(fd_, role, path_);
+  if (locked.ok()) held = true;
+  return locked;
+}
+
+Status RingFile::unlock_role(Role role) {
+  Status unlocked = shmring::unlock_role(fd_, role, path_);
+  if (unlocked.ok()) roles_held_[role == Role::kProducer ? 0 : 1] = false;
+  return unlocked;
+}
+
+uint32_t RingFile::seals() const {
+  const int seals = ::fcntl(fd_, F_GET_SEALS);
+  return seals < 0 ? 0 : static_cast<uint32_t>(seals);
+}
+
+Result<RingFile> RingFile::create_anonymous(uint64_t capacity, uint64_t max_record_length) {
+  Status geometry = check_geometry(capacity, max_record_length);
+  if (!geometry.ok()) return geometry.error().at_path("cannot create anonymous ring", "(memfd)");
+  const int fd = ::memfd_create("shmring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return Error::system(errno, "memfd_create", std::string());
+  RingFile file;
+  file.fd_ = fd;
+  file.path_ = "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd);
+  file.size_ = static_cast<size_t>(SHMRING_HEADER_LENGTH + capacity);
+  Status built = file.build(capacity, max_record_length, file.path_);
+  if (!built.ok()) return built.error();
+  // Sealed after sizing: from here no descriptor, ours or a peer's, can change the size, so no
+  // mapping of this ring can ever fault; F_SEAL_SEAL keeps anyone from undoing that.
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    return Error::system(errno, "fcntl(F_ADD_SEALS)", file.path_);
+  }
+  return Result<RingFile>(std::move(file));
+}
+
+Result<RingFile> RingFile::open_fd(int fd) {
+  if (fd < 0) {
+    Error error = Error::plain("ERR_BAD_ARGUMENT", "ring descriptor: fd is " + std::to_string(fd) +
+                                                       ", expected an open descriptor (>= 0)");
+    error.field = "fd";
+    return error;
+  }
+  const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
+  // Not O_NOFOLLOW: /proc/self/fd/<fd> is a magic link to the descriptor's own file, the point of
+  // this call; it cannot be redirected by anyone but this process.
+  const int reopened = ::open(proc_path.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (reopened < 0) return Error::system(errno, "open", proc_path);
+  return open_descriptor(reopened,
+                         "/proc/" + std::to_string(::getpid()) + "/fd/" + std::to_string(fd));
 }
 
 Result<RingFile> RingFile::create(const std::string& path, uint64_t capacity,
@@ -276,24 +499,13 @@ Result<RingFile> RingFile::create(const std::string& path, uint64_t capacity,
   if (!valid.ok()) return valid.error();
   Status geometry = check_geometry(capacity, max_record_length);
   if (!geometry.ok()) return geometry.error().at_path("cannot create ring file", path);
-  if ((mode & ~07777u) != 0) {
-    Error error = Error::field_text("ERR_BAD_MODE", "ring file", "mode", mode,
-                                    "permission bits only (0 ..= 0o7777)");
-    return error.at_path("cannot create ring file", path);
-  }
+  Status mode_valid = check_mode(mode);
+  if (!mode_valid.ok()) return mode_valid.error().at_path("cannot create ring file", path);
 
-  // Where the ring is built: `path` itself, or a temporary sibling renamed over it at the end.
-  std::string build_path = path;
-  int fd = -1;
-  constexpr int kFlags = O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC;
-  if (exclusive) {
-    fd = ::open(path.c_str(), kFlags, static_cast<mode_t>(mode));
-    if (fd < 0) return Error::system(errno, "open", path);
-  } else {
+  if (!exclusive) {
     // What we would replace must be a file: never a symlink (the same refusal as open's O_NOFOLLOW,
     // although rename(2) would replace the link itself rather than write through it), never a
-    // directory or device. A race with someone changing the entry after this check is harmless:
-    // rename never follows links and fails on a directory.
+    // directory or device. hold_replaced_file() checks the same again on what it opens.
     struct stat existing;
     if (::lstat(path.c_str(), &existing) == 0) {
       if (S_ISLNK(existing.st_mode)) return symlink_refused(path, "create");
@@ -303,11 +515,45 @@ Result<RingFile> RingFile::create(const std::string& path, uint64_t capacity,
     } else if (errno != ENOENT) {
       return Error::system(errno, "lstat", path);
     }
-    for (int attempt = 0; fd < 0; ++attempt) {
-      build_path = temporary_sibling(path);
-      fd = ::open(build_path.c_str(), kFlags, static_cast<mode_t>(mode));
-      if (fd < 0 && (errno != EEXIST || attempt == 16)) return Error::system(errno, "open", build_path);
+  }
+  const std::string directory = directory_of(path);
+  remove_abandoned_temporaries(directory);
+
+  // The ring is built where no one can see it and named only once its ready word is published, so
+  // the name never points at a half-made ring, whenever the creator dies (FORMAT.md §3). Preferred:
+  // an unnamed O_TMPFILE file in the target directory, which vanishes with a killed creator. Where
+  // the file system refuses O_TMPFILE, a temporary name under the build lock, which the next
+  // create in the directory removes if the creator died.
+  std::string temporary_path;  // empty while the file has no name
+  int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, static_cast<mode_t>(mode));
+  if (fd >= 0) {
+    if (!set_lock(fd, F_WRLCK, kBuildLockOffset)) {
+      const int errnum = errno;
+      close_once(fd);
+      return Error::system(errnum, "fcntl(F_OFD_SETLK)", path);
     }
+  } else if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+    for (int attempt = 0; fd < 0; ++attempt) {
+      temporary_path = temporary_sibling(path);
+      fd = ::open(temporary_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+                  static_cast<mode_t>(mode));
+      if (fd < 0) {
+        if (errno != EEXIST || attempt == 16) return Error::system(errno, "open", temporary_path);
+        continue;
+      }
+      // A cleaner may have removed the name before our lock was taken (it saw no build lock):
+      // then build under another name.
+      struct stat opened;
+      struct stat named;
+      if (!set_lock(fd, F_WRLCK, kBuildLockOffset) || ::fstat(fd, &opened) != 0 ||
+          ::lstat(temporary_path.c_str(), &named) != 0 || !same_file(opened, named)) {
+        close_once(fd);
+        fd = -1;
+        if (attempt == 16) return Error::system(EAGAIN, "open", temporary_path);
+      }
+    }
+  } else {
+    return Error::system(errno, "open(O_TMPFILE)", directory);
   }
 
   RingFile file;
@@ -316,53 +562,97 @@ Result<RingFile> RingFile::create(const std::string& path, uint64_t capacity,
   file.size_ = static_cast<size_t>(SHMRING_HEADER_LENGTH + capacity);
   auto fail = [&](Error error) -> Error {
     file.reset();
-    ::unlink(build_path.c_str());  // we created it (O_EXCL): nobody else's file is removed
+    // We created it (O_EXCL) and still hold its build lock: nobody else's file is removed.
+    if (!temporary_path.empty()) ::unlink(temporary_path.c_str());
     return error;
   };
 
+  // The mode exactly as asked, whatever the umask: a umask of 0277 would otherwise make a 0400 file
+  // that the creator itself could not open for writing again.
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail(Error::system(errno, "fchmod", path));
+  Status built = file.build(capacity, max_record_length, path);
+  if (!built.ok()) return fail(built.error());
+
+  if (exclusive) {
+    const int linked = temporary_path.empty() ? link_unnamed(fd, path)
+                                              : ::link(temporary_path.c_str(), path.c_str());
+    if (linked != 0) return fail(Error::system(errno, "link", path));
+    if (!temporary_path.empty()) ::unlink(temporary_path.c_str());
+    (void)set_lock(fd, F_UNLCK, kBuildLockOffset);  // named: the build lock has done its job
+    return Result<RingFile>(std::move(file));
+  }
+
+  if (temporary_path.empty()) {
+    // rename(2) replaces atomically but needs a name to move: name the file first. A kill between
+    // these two calls leaves a temporary that the next create in the directory removes.
+    for (int attempt = 0; temporary_path.empty(); ++attempt) {
+      std::string candidate = temporary_sibling(path);
+      if (link_unnamed(fd, candidate) == 0) {
+        temporary_path = candidate;
+      } else if (errno != EEXIST || attempt == 16) {
+        return fail(Error::system(errno, "link", candidate));
+      }
+    }
+  }
+  // Held until the rename: no process can attach to the ring being replaced in between.
+  Result<int> replaced = hold_replaced_file(path);
+  if (!replaced.ok()) return fail(replaced.error());
+  const int rename_result = ::rename(temporary_path.c_str(), path.c_str());
+  const int rename_errno = errno;
+  if (replaced.value() >= 0) close_once(replaced.value());
+  if (rename_result != 0) return fail(Error::system(rename_errno, "rename", path));
+  (void)set_lock(fd, F_UNLCK, kBuildLockOffset);
+  return Result<RingFile>(std::move(file));
+}
+
+Status RingFile::build(uint64_t capacity, uint64_t max_record_length, const std::string& path) {
   // Size first, map second: touching a MAP_SHARED page beyond end-of-file is SIGBUS.
-  const off_t size = static_cast<off_t>(file.size_);
-  if (::ftruncate(fd, size) != 0) return fail(Error::system(errno, "ftruncate", build_path));
+  const off_t size = static_cast<off_t>(size_);
+  if (::ftruncate(fd_, size) != 0) return Error::system(errno, "ftruncate", path);
   // Reserve the blocks now. A tmpfs (/dev/shm) or disk file of holes would otherwise fail only when
   // a page is first touched, and a failed page fault in a mapping is SIGBUS, not an error code. Not
   // every file system can (EOPNOTSUPP): then we live with holes, as any mmap user must.
   int reserved;
   do {
-    reserved = ::fallocate(fd, 0, 0, size);
+    reserved = ::fallocate(fd_, 0, 0, size);
   } while (reserved != 0 && errno == EINTR);
   if (reserved != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
-    return fail(Error::system(errno, "fallocate", build_path));
+    return Error::system(errno, "fallocate", path);
   }
 
-  Result<void*> mapped = map_shared(fd, file.size_, build_path);
-  if (!mapped.ok()) return fail(mapped.error());
-  file.base_ = mapped.value();
-  file.owns_mapping_ = true;
+  Result<void*> mapped = map_shared(fd_, size_, path);
+  if (!mapped.ok()) return mapped.error();
+  base_ = mapped.value();
+  owns_mapping_ = true;
 
-  Status initialised = init_header(file.base_, capacity, max_record_length,
+  Status initialised = init_header(base_, capacity, max_record_length,
                                    static_cast<uint32_t>(::getpid()));
-  if (!initialised.ok()) return fail(initialised.error());  // unreachable: geometry checked above
-  file.header_.capacity = static_cast<uint32_t>(capacity);
-  file.header_.max_record_length = static_cast<uint32_t>(max_record_length);
-  file.header_.creator_pid = static_cast<uint32_t>(::getpid());
-
-  if (!exclusive && ::rename(build_path.c_str(), path.c_str()) != 0) {
-    return fail(Error::system(errno, "rename", path));
-  }
-  return Result<RingFile>(std::move(file));
+  if (!initialised.ok()) return initialised.error();  // unreachable: geometry checked by callers
+  header_.capacity = static_cast<uint32_t>(capacity);
+  header_.max_record_length = static_cast<uint32_t>(max_record_length);
+  header_.creator_pid = static_cast<uint32_t>(::getpid());
+  return Status::success();
 }
 
 Result<RingFile> RingFile::open(const std::string& path) {
   Status valid = check_path(path);
   if (!valid.ok()) return valid.error();
 
-  const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  // /proc/<pid>/fd/<n> names a descriptor of a process we may trace (an anonymous ring shared by
+  // path): a kernel-made magic link nobody can plant, and following it is the point, so it alone is
+  // opened without O_NOFOLLOW (a new open file description of the same file).
+  const int no_follow = is_proc_fd_path(path) ? 0 : O_NOFOLLOW;
+  const int fd = ::open(path.c_str(), O_RDWR | no_follow | O_CLOEXEC);
   if (fd < 0) {
     const int errnum = errno;
     if (errnum == ELOOP) return symlink_refused(path, "open");
     if (errnum == EISDIR) return not_regular_file(path, "a directory", errnum);
     return Error::system(errnum, "open", path);
   }
+  return open_descriptor(fd, path);
+}
+
+Result<RingFile> RingFile::open_descriptor(int fd, const std::string& path) {
   RingFile file;
   file.fd_ = fd;
   file.path_ = path;
