@@ -1,6 +1,7 @@
 /** The consuming side of a ring (docs/FORMAT.md §5). */
 import { loadAcquire, storeSeqCst } from './atomics.js';
 import { RingUsageError, corrupt } from './errors.js';
+import { RecordBatchReader } from './batch.js';
 import {
   CONSUMER_HEARTBEAT_INDEX,
   CONSUMER_PID_INDEX,
@@ -25,6 +26,8 @@ import { RingSide, type SideOptions } from './side.js';
 /** heldEnd markers: odd, so never a position (positions are multiples of 8). */
 const NOTHING_HELD = -1;
 const POLLING = -3;
+/** heldEnd while a batch from batch() is open. */
+const BATCHING = -5;
 
 /**
  * Called once per record by `poll`, with a view of the whole data area and where the payload lies in
@@ -112,6 +115,11 @@ export class RingConsumer extends RingSide {
   /** Which call handed out the held record, for the ERR_RECORD_HELD message. */
   private heldBy = 'tryRead()';
   private generation = 0;
+  /** An open batch: where it has got to, how many records it has handed out, and its limit. */
+  private batchPosition = 0;
+  private batchHanded = 0;
+  private batchLimit = 0;
+  private batchReader: RecordBatchReader | undefined;
   private readonly dataOrEnd: () => boolean;
 
   constructor(buffer: SharedArrayBuffer, options: SideOptions = {}) {
@@ -222,6 +230,9 @@ export class RingConsumer extends RingSide {
   }
 
   private heldError(): RingUsageError {
+    if (this.heldEnd === BATCHING) {
+      return new RingUsageError('ERR_BUSY', 'shmring: a batch read is open; release() the batch first');
+    }
     if (this.heldEnd === POLLING) {
       // Reading from inside a handler would deliver again the records poll() has handed out but not
       // yet accounted for (it stores its position once, at the end of the batch).
@@ -271,6 +282,73 @@ export class RingConsumer extends RingSide {
       if (position !== this.releasedHead) this.releaseTo(position);
     }
     return count;
+  }
+
+  /**
+   * Opens a batch read and returns this consumer's batch reader (one object, reused): step through
+   * up to `limit` published records with next(), then release them all with one store of the head.
+   * Every record is validated as poll() validates it. See RecordBatchReader.
+   */
+  batch(limit = Infinity): RecordBatchReader {
+    this.checkNotHeld();
+    if (this.closed) throw this.closedError();
+    if (!(limit === Infinity || (Number.isInteger(limit) && limit > 0))) {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: batch limit ${limit} is invalid; expected an integer > 0 or Infinity`, {
+        field: 'limit',
+        value: String(limit),
+        expected: 'integer > 0 or Infinity',
+      });
+    }
+    this.heldEnd = BATCHING;
+    this.batchPosition = this.readPosition;
+    this.batchHanded = 0;
+    this.batchLimit = limit;
+    return (this.batchReader ??= new RecordBatchReader(this));
+  }
+
+  /** @internal RecordBatchReader.next: the next record, validated, into the reader's fields. */
+  batchNext(reader: RecordBatchReader): boolean {
+    if (this.heldEnd !== BATCHING) throw this.noBatch();
+    const recordWords = this.recordWords;
+    let position = this.batchPosition;
+    while (this.batchHanded < this.batchLimit) {
+      if (position === this.cachedTail && this.refreshTail(position) === position) break;
+      const offset = position & this.mask;
+      const index = offset >> 2;
+      const length = recordWords[index];
+      const type = recordWords[index + 1];
+      position = (position + this.checkRecord(position, offset, length, type)) | 0;
+      if (type === PADDING_TYPE_I32) continue;
+      this.batchPosition = position;
+      this.batchHanded++;
+      reader.type = type;
+      reader.offset = offset + RECORD_HEADER_LENGTH;
+      reader.length = length;
+      return true;
+    }
+    this.batchPosition = position;
+    return false;
+  }
+
+  /** @internal RecordBatchReader.count. */
+  batchCount(): number {
+    return this.heldEnd === BATCHING ? this.batchHanded : 0;
+  }
+
+  /** @internal RecordBatchReader.release: one store of the head for the whole batch. */
+  batchRelease(): number {
+    if (this.heldEnd !== BATCHING) throw this.noBatch();
+    const records = this.batchHanded;
+    this.heldEnd = NOTHING_HELD;
+    this.readPosition = this.batchPosition;
+    this.recordsRead += records;
+    this.batchHanded = 0;
+    if (this.readPosition !== this.releasedHead) this.releaseTo(this.readPosition);
+    return records;
+  }
+
+  private noBatch(): RingUsageError {
+    return new RingUsageError('ERR_NO_RECORD', 'shmring: no batch is open; call consumer.batch() first');
   }
 
   /** Zero-copy read of the next record, or null when empty. Call release() before the next read. */

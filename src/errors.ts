@@ -102,3 +102,13 @@ export function corrupt(field: string, value: number, expected: string, where = 
     { field, value, expected },
   );
 }
+
+/** A record payload that is not a Uint8Array (its `length` would not be a byte count). */
+export function badPayload(payload: unknown): RingUsageError {
+  const found = payload === null ? 'null' : typeof payload === 'object' ? Object.prototype.toString.call(payload) : typeof payload;
+  return new RingUsageError('ERR_BAD_ARGUMENT', `shmring: payload is ${found}; expected a Uint8Array (or Buffer)`, {
+    field: 'payload',
+    value: found,
+    expected: 'Uint8Array',
+  });
+}

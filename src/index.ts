@@ -8,6 +8,7 @@ export type { RingOptions, RingGeometry } from './header.js';
 export { RingProducer } from './producer.js';
 export type { ProducerOptions, ProducerStats, PublishPolicy, WaitOptions } from './producer.js';
 export { RingConsumer, RecordView } from './consumer.js';
+export { RecordBatchWriter, RecordBatchReader } from './batch.js';
 export type { ConsumerStats, RecordHandler } from './consumer.js';
 export type { SideOptions, Role } from './side.js';
 export { atomicsParker } from './parker.js';

@@ -44,9 +44,9 @@ interface WorkerPairOptions {
   publish: PublishPolicy;
   producerSpin?: number;
   consumerSpin?: number;
-  mode: 'copy' | 'claim';
+  mode: 'copy' | 'claim' | 'batch';
   abortEvery?: number;
-  api: 'readSync' | 'pollSync';
+  api: 'readSync' | 'pollSync' | 'batch';
   limit?: number;
 }
 
@@ -67,7 +67,8 @@ async function workerPair(label: string, options: WorkerPairOptions): Promise<vo
   await openBarrier(control, 2);
   const [produced, consumed] = await Promise.all([producer.report, consumer.report]);
   expectComplete(produced, consumed, options.count);
-  if (options.abortEvery) expect(produced.aborted).toBe(Math.ceil(options.count / options.abortEvery));
+  if (options.abortEvery && options.mode === 'batch') expect(produced.aborted).toBeGreaterThan(0);
+  else if (options.abortEvery) expect(produced.aborted).toBe(Math.ceil(options.count / options.abortEvery));
 }
 
 describe('worker producer, worker consumer', () => {
@@ -106,6 +107,32 @@ describe('worker producer, worker consumer', () => {
       producerSpin: 0,
       mode: 'claim',
       api: 'readSync',
+    });
+  });
+
+  it('batch paths both sides: producer.batch() claims in place with aborted batches, consumer.batch() with one release per batch, spinning', async () => {
+    await workerPair('batch/spin/batch', {
+      count: 2_500_000,
+      capacity: 64 * 1024,
+      maxLength: 1024,
+      publish: 'auto',
+      mode: 'batch',
+      abortEvery: 13,
+      api: 'batch',
+      limit: 256,
+    });
+  });
+
+  it('batch paths with records up to the whole ring, both sides parked at once (spin 0)', async () => {
+    await workerPair('batch/parked/huge', {
+      count: 100_000,
+      capacity: 4096,
+      maxLength: 4096 - 8,
+      publish: 'auto',
+      producerSpin: 0,
+      consumerSpin: 0,
+      mode: 'batch',
+      api: 'batch',
     });
   });
 

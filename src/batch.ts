@@ -1,0 +1,109 @@
+/**
+ * Batch paths: many records per call of the ring's bookkeeping. A producer's batch reserves as it
+ * goes and publishes every record with one store of the tail (Agrona's tryClaim, the Disruptor's
+ * next(n), Aeron's BufferClaim); a consumer's batch walks everything published and releases it
+ * with one store of the head. Each side has one reusable batch object: opening a batch allocates
+ * nothing, and neither does a record.
+ */
+import { badPayload } from './errors.js';
+import type { RingConsumer } from './consumer.js';
+import type { RingProducer } from './producer.js';
+
+/**
+ * The producer's batch: `claim` records in place (or `write` copies), then `publish()` them all at
+ * once. A record that does not fit is a normal result (-1 / false): publish what you have, and
+ * open a new batch when there is room. Until `publish()` nothing of the batch is visible to the
+ * consumer; `abort()` drops it. While a batch is open the producer's single-record calls are
+ * refused (ERR_CLAIM_OPEN).
+ */
+export class RecordBatchWriter {
+  /** The producer's data area: claim() offsets index into it. */
+  readonly data: Uint8Array;
+  private readonly producer: RingProducer;
+
+  /** @internal Made once per producer, by producer.batch(). */
+  constructor(producer: RingProducer) {
+    this.producer = producer;
+    this.data = producer.data;
+  }
+
+  /**
+   * Reserves a record of exactly `length` bytes with type `type` (its header is written now) and
+   * returns the offset of its payload in `data`; fill it before publish(). -1 when it does not fit
+   * (nothing reserved). The record is part of the batch: there is no separate commit.
+   */
+  claim(length: number, type = 0): number {
+    return this.producer.batchClaim(length, type);
+  }
+
+  /** Copies `payload` in as one record; false when it does not fit (nothing written). */
+  write(payload: Uint8Array, type = 0): boolean {
+    if (!(payload instanceof Uint8Array)) throw badPayload(payload);
+    const at = this.producer.batchClaim(payload.length, type);
+    if (at < 0) return false;
+    this.data.set(payload, at);
+    return true;
+  }
+
+  /**
+   * Copies `payloads[start..]` in, in order, until one does not fit or all are in; returns how many
+   * went in (the next call starts at `start + returned`).
+   */
+  writeAll(payloads: readonly Uint8Array[], type = 0, start = 0): number {
+    let index = start;
+    while (index < payloads.length && this.write(payloads[index], type)) index++;
+    return index - start;
+  }
+
+  /** Records in the batch so far. */
+  get count(): number {
+    return this.producer.batchCount();
+  }
+
+  /** Publishes every record of the batch with one store of the tail, wakes a parked consumer, and ends the batch. Returns the count. */
+  publish(): number {
+    return this.producer.batchPublish();
+  }
+
+  /** Drops the batch: nothing of it is published, and the producer continues where the batch began. */
+  abort(): void {
+    this.producer.batchAbort();
+  }
+}
+
+/**
+ * The consumer's batch: `next()` steps through the published records (each validated as poll()
+ * validates it), exposing `type`, `offset` and `length` of the current one in `data`; `release()`
+ * releases everything stepped over with one store of the head and ends the batch. While a batch is
+ * open the consumer's other reads are refused (ERR_BUSY).
+ */
+export class RecordBatchReader {
+  /** The consumer's data area: `offset` indexes into it. */
+  readonly data: Uint8Array;
+  /** The current record (after next() returned true). */
+  type = 0;
+  offset = 0;
+  length = 0;
+  private readonly consumer: RingConsumer;
+
+  /** @internal Made once per consumer, by consumer.batch(). */
+  constructor(consumer: RingConsumer) {
+    this.consumer = consumer;
+    this.data = consumer.data;
+  }
+
+  /** Moves to the next published record; false when there is none (or the batch's limit is reached). */
+  next(): boolean {
+    return this.consumer.batchNext(this);
+  }
+
+  /** Records stepped over so far in this batch. */
+  get count(): number {
+    return this.consumer.batchCount();
+  }
+
+  /** Releases every record stepped over (one store of the head) and ends the batch. Returns the count. */
+  release(): number {
+    return this.consumer.batchRelease();
+  }
+}
