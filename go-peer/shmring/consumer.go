@@ -53,6 +53,8 @@ type Consumer struct {
 	wait      WaitOptions
 	waitStats waitStats
 	left      bool
+	inBatch   bool        // inside ReadBatch: other reads are refused
+	batch     BatchReader // ReadBatch's reader, reused
 }
 
 // Consumer takes the consumer role: an OFD lock on the file (ErrLocked, naming the holder's pid,

@@ -70,6 +70,8 @@ type Producer struct {
 
 	pendingRecords int // committed since the last publication
 	claim          pendingClaim
+	inBatch        bool        // inside WriteBatch: single-record writes are refused
+	batch          BatchWriter // WriteBatch's writer, reused
 
 	policy       PublishPolicy
 	batchRecords int
@@ -203,6 +205,9 @@ func (p *Producer) tryClaim(length int, recordType uint16) ([]byte, error) {
 	}
 	if p.claim.active {
 		return nil, usageError("claim", "a claimed record is still pending: Commit or Abort it first")
+	}
+	if p.inBatch {
+		return nil, usageError("claim", "a batch is open: write through its BatchWriter until WriteBatch returns")
 	}
 	if length < 0 || uint64(length) > uint64(p.maxRecordLength) {
 		return nil, usageError("claim", "record length %d is not in [0, maxRecordLength %d]", length, p.maxRecordLength)
