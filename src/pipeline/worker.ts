@@ -8,9 +8,9 @@
  * awaits (Atomics.waitAsync) when several rings could deliver. Before any wait it publishes every
  * output ring, so records never linger unpublished while the worker sleeps.
  */
-import { RingConsumer } from './consumer.js';
-import type { RingFile } from './file.js';
-import { atomicsParker, type Parker } from './parker.js';
+import { RingConsumer } from '../consumer.js';
+import type { RingFile } from '../file.js';
+import { atomicsParker, type Parker } from '../parker.js';
 import {
   CONTROL_TYPE,
   FanIn,
@@ -19,15 +19,10 @@ import {
   GROUP_END,
   ITEM_EMPTY,
   MAX_PIPELINE_TYPE,
-  NODE_BUSY_MS,
-  NODE_CURRENT_INDEX,
-  NODE_INPUT_WAIT_MS,
-  NODE_OUTPUT_WAIT_MS,
-  NODE_RECORDS_IN,
-  NODE_RECORDS_OUT,
   PipelineProtocolError,
-} from './pipeline-io.js';
-import { RingProducer } from './producer.js';
+} from './io.js';
+import { RingProducer } from '../producer.js';
+import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
 
 /** An in-memory ring (shared, not copied, by structured clone) or a ring file the worker opens itself. */
 export type RingRef = { buffer: SharedArrayBuffer; path?: undefined } | { path: string; buffer?: undefined };
@@ -181,7 +176,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
   try {
     // Ring files (next to a process stage) are opened here: this thread takes the role lock, and
     // waits and wakes with futexes the other process sees. Only those workers load the addon.
-    const fileModule = [...task.inputs, ...task.outputs].some((ref) => ref.path !== undefined) ? await import('./file.js') : undefined;
+    const fileModule = [...task.inputs, ...task.outputs].some((ref) => ref.path !== undefined) ? await import('../file.js') : undefined;
     const open = (path: string): RingFile => {
       const file = fileModule!.RingFile.open(path);
       files.push(file);

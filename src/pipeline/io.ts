@@ -25,8 +25,8 @@
  * Publishing. Producers publish in batches ('auto' policy) and every tier flushes all its outputs
  * before it waits for input, so a batch never waits on a record stuck behind it.
  */
-import { fetchAddSeqCst, loadAcquire, loadSeqCst, storeSeqCst } from './atomics.js';
-import type { RingConsumer, RecordHandler } from './consumer.js';
+import { fetchAddSeqCst, loadAcquire, loadSeqCst, storeSeqCst } from '../atomics.js';
+import type { RingConsumer, RecordHandler } from '../consumer.js';
 import {
   CONSUMER_WAITING_INDEX,
   DATA_DOORBELL_INDEX,
@@ -35,9 +35,10 @@ import {
   PRODUCER_STATE_INDEX,
   ROLE_CLOSED,
   TAIL_INDEX,
-} from './layout.js';
-import type { Parker } from './parker.js';
-import type { RingProducer } from './producer.js';
+} from '../layout.js';
+import type { Parker } from '../parker.js';
+import type { RingProducer } from '../producer.js';
+import { RING_READ, RING_WRITTEN } from './stats.js';
 
 /** Record type reserved for the pipeline's framing records. User record types are 0 ..= MAX_PIPELINE_TYPE. */
 export const CONTROL_TYPE = 0xffff;
@@ -49,37 +50,6 @@ export const GROUP_END = 2;
 export const ITEM_EMPTY = 3;
 
 const CONTROL_PAYLOADS: Uint8Array[] = [new Uint8Array(0), new Uint8Array([GROUP_BEGIN]), new Uint8Array([GROUP_END]), new Uint8Array([ITEM_EMPTY])];
-
-/**
- * Shared statistics block: one Float64Array over a SharedArrayBuffer, written with plain stores by
- * whichever thread owns a slot and read by the main thread for stats(). Diagnostics only: nothing
- * synchronises on these values.
- */
-export const NODE_SLOT_LENGTH = 8;
-export const NODE_RECORDS_IN = 0;
-export const NODE_RECORDS_OUT = 1;
-export const NODE_BUSY_MS = 2;
-export const NODE_INPUT_WAIT_MS = 3;
-export const NODE_OUTPUT_WAIT_MS = 4;
-/** The item (source record) index, or the worker-local input index once order is gone, being handled. */
-export const NODE_CURRENT_INDEX = 5;
-export const RING_SLOT_LENGTH = 2;
-export const RING_WRITTEN = 0;
-export const RING_READ = 1;
-
-export interface StatsLayout {
-  /** Node slots first (source, every stage worker, sink), then ring slots. */
-  nodes: number;
-  rings: number;
-}
-
-export function statsBufferLength(layout: StatsLayout): number {
-  return (layout.nodes * NODE_SLOT_LENGTH + layout.rings * RING_SLOT_LENGTH) * Float64Array.BYTES_PER_ELEMENT;
-}
-
-export function ringStatsIndex(layout: StatsLayout, ring: number): number {
-  return layout.nodes * NODE_SLOT_LENGTH + ring * RING_SLOT_LENGTH;
-}
 
 /** Called by FanIn for every user record, with the index of the item it belongs to (-1 once order is gone). */
 export type ItemRecordHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
