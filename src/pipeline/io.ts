@@ -54,7 +54,7 @@ const CONTROL_PAYLOADS: Uint8Array[] = [new Uint8Array(0), new Uint8Array([GROUP
 /** Called by FanIn for every user record, with the index of the item it belongs to (-1 once order is gone). */
 export type ItemRecordHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
 /** Called by an ordered FanIn for each framing record, with its item. */
-export type ControlHandler = (code: number, item: number) => void;
+export type ControlHandler = (code: number, item: number, offset: number, length: number) => void;
 
 export interface FanInOptions {
   /** Read items in source order (round-robin collect) and interpret framing records. */
@@ -96,6 +96,11 @@ export class FanIn {
   /** The ring the handler is currently being called for (for the per-ring read counters). */
   private current = 0;
   private finished = false;
+  /**
+   * Called before each poll of a ring with the most records it may deliver: a batch handler uses it
+   * to know which record ends the poll (its records are released when the poll returns).
+   */
+  onPollStart: ((consumer: RingConsumer, limit: number) => void) | undefined = undefined;
 
   constructor(consumers: RingConsumer[], options: FanInOptions, onRecord: ItemRecordHandler, onControl: ControlHandler) {
     this.consumers = consumers;
@@ -122,7 +127,7 @@ export class FanIn {
           } else {
             throw new PipelineProtocolError(`shmring pipeline: unexpected framing record (code ${code}, length ${length}) in item ${item}`);
           }
-          onControl(code, item);
+          onControl(code, item, offset, length);
           return;
         }
         // Advance before the callback: a callback that throws (or a sink that stops the batch) has
@@ -133,8 +138,12 @@ export class FanIn {
     } else {
       this.handler = (type, data, offset, length) => {
         stats[this.ringStats[this.current] + RING_READ]++;
-        // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver).
-        if (type === CONTROL_TYPE) return;
+        // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver,
+        // but its bytes count for a batch handler's bookkeeping).
+        if (type === CONTROL_TYPE) {
+          onControl(0, -1, offset, length);
+          return;
+        }
         onRecord(type, data, offset, length, -1);
       };
     }
@@ -170,7 +179,9 @@ export class FanIn {
     while (handled < limit) {
       const ring = this.consumers[(this.current = this.ringIndex)];
       // With several rings, one record per poll: the next record may belong to the next ring.
-      const count = ring.poll(this.handler, single ? limit - handled : 1);
+      const pollLimit = single ? limit - handled : 1;
+      if (this.onPollStart !== undefined) this.onPollStart(ring, pollLimit);
+      const count = ring.poll(this.handler, pollLimit);
       if (count === 0) {
         if (ring.ended) {
           // The ring that owes the next item has ended, so that item does not exist, nor any later one
@@ -191,6 +202,7 @@ export class FanIn {
     for (let i = 0; i < active.length && handled < limit; i++) {
       const index = active[(this.sweep + i) % active.length];
       this.current = index;
+      if (this.onPollStart !== undefined) this.onPollStart(this.consumers[index], limit - handled);
       handled += this.consumers[index].poll(this.handler, limit - handled);
     }
     this.sweep = (this.sweep + 1) % Math.max(1, active.length);
@@ -251,7 +263,8 @@ function hasDataOrEnd(ringWords: Int32Array): boolean {
 }
 
 const headerWords = new WeakMap<SharedArrayBuffer, Int32Array>();
-function wordsOf(buffer: SharedArrayBuffer): Int32Array {
+/** The header words of a ring's buffer, made once per buffer. */
+export function wordsOf(buffer: SharedArrayBuffer): Int32Array {
   let words = headerWords.get(buffer);
   if (words === undefined) {
     words = new Int32Array(buffer, 0, HEADER_LENGTH >> 2);
@@ -365,6 +378,52 @@ export class FanOut {
       }
     }
     return start;
+  }
+
+  /** The ring of the open claim (tryClaim/claimSync); -1 when none is open. */
+  claimRing = -1;
+
+  /**
+   * Zero-copy: reserves a record of `length` bytes for `item` without waiting. Returns the payload
+   * offset in `producers[claimRing].data`, or -1 when full (claimRing is then the ring to wait on
+   * with claimSync). Then commitClaim() or abortClaim().
+   */
+  tryClaim(length: number, type: number, item: number): number {
+    const producers = this.producers;
+    if (this.ordered || producers.length === 1) {
+      const index = this.ordered ? item % producers.length : 0;
+      this.claimRing = index;
+      return producers[index].tryClaim(length, type);
+    }
+    const start = this.roundRobin;
+    this.roundRobin = (start + 1) % producers.length;
+    for (let i = 0; i < producers.length; i++) {
+      const index = (start + i) % producers.length;
+      const offset = producers[index].tryClaim(length, type);
+      if (offset >= 0) {
+        this.claimRing = index;
+        return offset;
+      }
+    }
+    this.claimRing = start;
+    return -1;
+  }
+
+  /** Blocks the thread until ring `claimRing` (left by a full tryClaim) has room; the payload offset. */
+  claimSync(length: number, type: number): number {
+    return this.producers[this.claimRing].claimSync(length, type);
+  }
+
+  commitClaim(): void {
+    const index = this.claimRing;
+    this.producers[index].commit();
+    this.stats[this.ringStats[index] + RING_WRITTEN]++;
+    this.claimRing = -1;
+  }
+
+  abortClaim(): void {
+    this.producers[this.claimRing].abort();
+    this.claimRing = -1;
   }
 
   /** Counts a record written by the caller's waiting path on ring `index`. */

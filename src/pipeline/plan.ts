@@ -21,6 +21,7 @@ export interface StagePlan {
   workers: number;
   ordered: boolean;
   options: unknown;
+  batch: boolean;
   command: string[];
   env: NodeJS.ProcessEnv | undefined;
   cwd: string | undefined;
@@ -75,6 +76,7 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
       workers: 1,
       ordered: stage.ordered ?? true,
       options: undefined,
+      batch: false,
       command: command as string[],
       env: (stage as ProcessStageDescriptor).env,
       cwd: (stage as ProcessStageDescriptor).cwd,
@@ -86,6 +88,7 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
   }
   const exportName = stage.export ?? 'default';
   if (typeof exportName !== 'string') throw badArgument(`stage '${stage.name}': export must be a string`, stage.name, index);
+  if (stage.batch !== undefined && typeof stage.batch !== 'boolean') throw badArgument(`stage '${stage.name}': batch must be a boolean`, stage.name, index);
   return {
     kind: 'worker',
     name: stage.name,
@@ -94,6 +97,7 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
     workers,
     ordered: stage.ordered ?? true,
     options: stage.options,
+    batch: stage.batch ?? false,
     command: [],
     env: undefined,
     cwd: undefined,

@@ -129,6 +129,7 @@ export function startThreadStage(
       statsSlot: plan.nodeSlot(tier, worker),
       batchRecords: plan.batchRecords,
       spin: plan.spin,
+      batch: stage.batch,
     };
     tasks.push(
       (pool.run(task) as Promise<StageOutcome>).then(

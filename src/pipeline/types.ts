@@ -3,7 +3,7 @@
  * Everything here is part of the package's API (src/index.ts re-exports it).
  */
 export { MAX_PIPELINE_TYPE } from './io.js';
-export type { StageContext, StageFunction, StageOutput } from './worker.js';
+export type { StageBatch, StageBatchFunction, StageContext, StageDefinition, StageFunction, StageOutput } from './worker.js';
 
 /** A stage run by worker threads: a function exported by a module. */
 export interface WorkerStageDescriptor {
@@ -24,8 +24,14 @@ export interface WorkerStageDescriptor {
    * records cost unevenly, and the order is gone from this stage on.
    */
   ordered?: boolean;
-  /** Any structured-cloneable value, handed to the stage function as `context.options`. */
+  /** Any structured-cloneable value, handed to the stage as `context.options` (and to its init). */
   options?: unknown;
+  /**
+   * The exported function is a batch handler `(batch, context) => void` that moves through many
+   * records per call with batch.next() and writes through the context. A StageDefinition export
+   * says the same with its `batch` member.
+   */
+  batch?: boolean;
   command?: undefined;
 }
 
@@ -99,6 +105,8 @@ export type PipelineErrorCode =
   | 'ERR_STAGE_MODULE'
   | 'ERR_STAGE_EXPORT'
   | 'ERR_STAGE_FAILED'
+  | 'ERR_STAGE_INIT'
+  | 'ERR_STAGE_END'
   | 'ERR_BAD_OUTPUT'
   | 'ERR_RECORD_TOO_LONG'
   | 'ERR_STAGE_RING'
