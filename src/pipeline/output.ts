@@ -92,6 +92,10 @@ export class StageOutputWriter {
     return this.phase === IN_END ? 'in its end hook' : `for record ${this.recordIndex}`;
   }
 
+  private describeReturn(): string {
+    return this.phase === IN_END ? 'returned from its end hook' : `returned for record ${this.recordIndex}`;
+  }
+
   /** The data area of the ring the last claim() went to. */
   get output(): Uint8Array {
     const ring = this.out.claimRing;
@@ -236,8 +240,9 @@ export class StageOutputWriter {
     if (this.userClaimOpen) {
       this.userClaimOpen = false;
       this.out.abortClaim();
+      const message = `${this.where} ${this.describeReturn()} with a claim() it did not commit()`;
       this.phase = IDLE;
-      throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} returned ${this.describeRecord()} with a claim() it did not commit()`, this.recordIndex);
+      throw new StageFailure('ERR_BAD_OUTPUT', message, this.recordIndex);
     }
     if (this.framed) {
       if (this.held) this.out.commitClaim();

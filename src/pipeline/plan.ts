@@ -4,6 +4,7 @@
  * keep source order, which write framing, where each node's stats slot is).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRing } from '../header.js';
@@ -12,6 +13,18 @@ import { PipelineError, type PipelineOptions, type ProcessStageDescriptor, type 
 
 const DEFAULT_RING_CAPACITY = 256 * 1024;
 const DEFAULT_BATCH_RECORDS = 256;
+
+/**
+ * The default spin budget (polls before a waiting side parks). A spinning waiter keeps its core busy,
+ * and when the pipeline's busy threads (its workers plus the calling thread, which runs the source
+ * and the sink) outnumber the cores, the thread it waits for may need that very core: park at once.
+ * With a core to spare per thread, spinning bridges the short gaps a wake-up (~30 us) would cost;
+ * in between, spin a little.
+ */
+export function defaultSpin(threads: number, cores: number): number {
+  if (threads > cores) return 0;
+  return threads * 2 <= cores ? 2000 : 200;
+}
 
 export interface StagePlan {
   kind: 'worker' | 'process';
@@ -142,7 +155,7 @@ export class PipelinePlan {
     this.ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
     this.maxRecordLength = options.maxRecordLength ?? Math.floor(this.ringCapacity / 4);
     this.batchRecords = options.batchRecords ?? DEFAULT_BATCH_RECORDS;
-    this.spin = options.spin ?? 200;
+    this.spin = options.spin ?? defaultSpin(this.threadCount + 1, availableParallelism());
     if (!Number.isInteger(this.batchRecords) || this.batchRecords < 1) throw badArgument(`batchRecords ${this.batchRecords} is invalid; expected an integer >= 1`);
     if (!Number.isInteger(this.spin) || this.spin < 0) throw badArgument(`spin ${this.spin} is invalid; expected an integer >= 0`);
     // Validates capacity and maxRecordLength the same way createRing does, before any thread starts.

@@ -101,5 +101,6 @@ export function snapshotStats(run: RunContext, state: PipelineState, elapsedMs: 
       queue: queueOf(run, inputRings(sinkTier), false),
     },
     threads,
+    spin: plan.spin,
   };
 }

@@ -96,7 +96,11 @@ export interface PipelineOptions {
   signal?: AbortSignal;
   /** Records handled per batch between publishes and stats updates. Default 256. */
   batchRecords?: number;
-  /** Polls before a side parks (see SideOptions.spin). Default 200: workers often outnumber cores. */
+  /**
+   * Polls before a side parks (see SideOptions.spin). Default: 0 when the pipeline's threads (its
+   * workers + the calling thread) outnumber os.availableParallelism(), 2000 when there are at least
+   * twice as many cores as threads, 200 in between.
+   */
   spin?: number;
 }
 
@@ -187,6 +191,8 @@ export interface PipelineStats {
   sink: { recordsIn: number; busyMs: number; inputWaitMs: number; queue: QueueStats };
   /** Worker threads of this pipeline still alive. */
   threads: number;
+  /** The spin budget every side of this pipeline uses (option `spin`, or derived from threads and cores). */
+  spin: number;
 }
 
 export type PipelineResult = PipelineStats;
