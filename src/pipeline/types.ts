@@ -5,7 +5,7 @@
 export { MAX_PIPELINE_TYPE } from './io.js';
 export type { StageBatch, StageBatchFunction, StageContext, StageDefinition, StageFunction, StageOutput } from './worker.js';
 
-/** A stage run by worker threads: a function exported by a module. */
+/** A stage run by worker threads: a function or a StageDefinition exported by a module. */
 export interface WorkerStageDescriptor {
   /** Names the stage in errors and stats; unique within the pipeline. */
   name: string;
@@ -14,7 +14,7 @@ export interface WorkerStageDescriptor {
    * an absolute path, a path relative to the current directory ('./stages/parse.mjs'), or a package name.
    */
   module: string | URL;
-  /** Which export is the stage function. Default 'default'. */
+  /** Which export is the stage: a function (data, type, context), or a StageDefinition { init, record | batch, end }. Default 'default'. */
   export?: string;
   /** Worker threads for this stage. Default 1. */
   workers?: number;
