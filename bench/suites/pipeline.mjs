@@ -401,6 +401,14 @@ function piscinaTasksBatched(size) {
   });
 }
 
+/** What a second do-nothing stage adds per record, from the medians of shmring-noop-1 and -2 (ns), if both ran. */
+function stageCost(sized) {
+  const rate = (transport) => sized.find((c) => c.transport === transport && c.recordsPerSec > 0)?.recordsPerSec;
+  const one = rate('shmring-noop-1');
+  const two = rate('shmring-noop-2');
+  return one === undefined || two === undefined ? undefined : 1e9 / two - 1e9 / one;
+}
+
 export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const notes = [];
   const rings = await ringFiles();
@@ -413,7 +421,10 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
       contenders.push(...Object.keys(PIPELINE_VARIANTS).map((variant) => shmringPipeline(size, variant)), piscinaTasks(size), piscinaTasksBatched(size));
     }
     else notes.push(`${size} B: runPipeline and piscina contenders skipped (records carry a 4-byte sequence number; at least ${MIN_RECORD} B)`);
-    cases.push(...(await runRecordSize({ suite: 'pipeline', size, contenders, transports, rounds, targetMs, progress })));
+    const sized = await runRecordSize({ suite: 'pipeline', size, contenders, transports, rounds, targetMs, progress });
+    cases.push(...sized);
+    const noopCost = stageCost(sized);
+    if (noopCost !== undefined) notes.push(`${size} B: a do-nothing stage adds ${noopCost.toFixed(0)} ns per record (1 / shmring-noop-2 - 1 / shmring-noop-1, medians)`);
   }
   return { cases, notes };
 }
