@@ -26,12 +26,15 @@ export * as layout from "./layout.js";
 export { RingFile, futexParker } from './file.js';
 export type { RingFileOptions, RingFileOpenOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
 export { RingFileError } from './errors.js';
-export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline.js';
+export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline/index.js';
 export type {
   StageDescriptor,
   WorkerStageDescriptor,
   ProcessStageDescriptor,
   StageContext,
+  StageBatch,
+  StageBatchFunction,
+  StageDefinition,
   StageFunction,
   StageOutput,
   PipelineInput,
@@ -45,7 +48,7 @@ export type {
   PipelineState,
   PipelineStats,
   PipelineResult,
-} from './pipeline.js';
+} from './pipeline/index.js';
 export { createRingReadable, createRingWritable, RingStreamError, STREAM_ERROR_TYPE } from './streams.js';
 export type { RingStreamMode, RingRecord, RingReadableOptions, RingWritableOptions } from './streams.js';
 export { defineRecord } from './records.js';

@@ -4,7 +4,7 @@
  * released. Stuck stages tell the test through a shared word that they are stuck (no sleeps).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pipeline, PipelineError, runPipeline, type PipelineOptions, type StageDescriptor } from '../src/pipeline.js';
+import { Pipeline, PipelineError, runPipeline, type PipelineOptions, type StageDescriptor } from '../src/pipeline/index.js';
 import { failure } from './support/pipeline.js';
 
 const faults = new URL('./fixtures/stages/faults.mjs', import.meta.url);

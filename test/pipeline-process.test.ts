@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RingFile } from '../src/file.js';
-import { Pipeline, type PipelineOptions, type PipelineResult, type StageDescriptor } from '../src/pipeline.js';
+import { Pipeline, type PipelineOptions, type PipelineResult, type StageDescriptor } from '../src/pipeline/index.js';
 // @ts-expect-error -- plain JS fixture shared with the workers
 import { checkSink, recordType, sourceRecord } from './fixtures/stages/seeded.mjs';
 import { failure, seededSource } from './support/pipeline.js';

@@ -5,7 +5,7 @@
  * compiled dist/ code: run `npx tsc -p tsconfig.json` first (scripts/test.sh does).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pipeline, runPipeline } from '../src/pipeline.js';
+import { Pipeline, runPipeline } from '../src/pipeline/index.js';
 // @ts-expect-error -- plain JS fixture shared with the workers
 import { checkSink, recordType, reshaped, sourceRecord } from './fixtures/stages/seeded.mjs';
 import { seededSource } from './support/pipeline.js';

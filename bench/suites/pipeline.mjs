@@ -9,7 +9,7 @@
  * and the library's worker-pool pipeline against piscina's ordinary tasks, the same three stage
  * functions (pipeline-stages/: parse -> transform -> verify, one worker each, in order) between a
  * source and a sink in this thread:
- *   shmring-pipeline       runPipeline: the stages joined by rings
+ *   shmring-pipeline*      runPipeline: the stages joined by rings (variants: PIPELINE_VARIANTS)
  *   piscina-tasks          one piscina pool per stage, pool.run(record) per record and stage
  *                          (structured clone both ways), chained, at most 1024 records in flight
  *   piscina-tasks-batched  the same with 256 records per task packed in one transferred ArrayBuffer
@@ -27,7 +27,7 @@ import { ProcessPeer, WorkerPeer, heapBaseline, runRecordSize } from '../harness
 import { ringFiles, shmName } from '../lib/availability.mjs';
 import { receiveFrames, socketServer } from '../lib/sockets.mjs';
 import { Delivery, recordCounts, ringCapacityFor } from '../lib/workload.mjs';
-import { MIN_RECORD, checksum, makeRecord, maskedChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
+import { MIN_RECORD, checksum, makeRecord, maskedChecksum, pristineChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
 const PEER = fileURLToPath(new URL('./peer-process.mjs', import.meta.url));
@@ -187,8 +187,8 @@ function socketProcesses(size) {
  * sequences 0 .. warmup - 1 are the warm-up, `first` resolves when the last of them has arrived, and
  * check() returns the milliseconds from then to the arrival of sequence `last`.
  */
-function stageSink(size, last, warmup = 1) {
-  const expected = maskedChecksum(size);
+function stageSink(size, last, warmup = 1, pristine = false) {
+  const expected = pristine ? pristineChecksum(size) : maskedChecksum(size);
   const sink = {
     next: 0,
     firstAt: 0,
@@ -244,16 +244,61 @@ function memoryOfMain(heapBefore) {
   return { heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, rssBytes: process.memoryUsage().rss };
 }
 
-function shmringPipeline(size) {
+/**
+ * runPipeline contenders (`stages` makes the stage descriptors, `extra` adds pipeline options):
+ *   shmring-pipeline          the 0.1 configuration: stage functions that return the input view, spin 200
+ *   shmring-pipeline-auto     the same stages, default options (spin from threads and cores)
+ *   shmring-pipeline-inplace  the stages write through context.claim/commit
+ *   shmring-pipeline-batch    batch handlers (many records per call), writing in place
+ *   shmring-noop-1/-2         one / two do-nothing stages: the per-record cost of a stage is the difference
+ */
+const PIPELINE_VARIANTS = {
+  'shmring-pipeline': {
+    label: 'parse -> transform -> verify returning views, spin 200 (the 0.1 configuration)',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
+    extra: { spin: 200 },
+  },
+  'shmring-pipeline-auto': {
+    label: 'parse -> transform -> verify returning views, default spin',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
+    extra: {},
+  },
+  'shmring-pipeline-inplace': {
+    label: 'parse -> transform -> verify writing in place (context.claim/commit)',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl('inplace'), export: name })),
+    extra: {},
+  },
+  'shmring-pipeline-batch': {
+    label: 'parse -> transform -> verify as batch handlers writing in place',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl('batch'), export: name, batch: true })),
+    extra: {},
+  },
+  'shmring-noop-1': {
+    label: 'one do-nothing stage',
+    stages: () => [{ name: 'noop', module: stageUrl('noop') }],
+    extra: {},
+  },
+  'shmring-noop-2': {
+    label: 'two do-nothing stages',
+    stages: () => [{ name: 'noop1', module: stageUrl('noop') }, { name: 'noop2', module: stageUrl('noop') }],
+    extra: {},
+  },
+};
+
+function shmringPipeline(size, variant = 'shmring-pipeline') {
   const warmup = Math.min(PIPELINE_WARMUP, Math.max(256, Math.floor(PIPELINE_WARMUP_BYTES / size)));
-  return stageContender('shmring-pipeline', `runPipeline: parse -> transform -> verify, 1 worker each, ordered, rings (after ${warmup} warm-up records)`, size, {
+  const { label, stages, extra } = PIPELINE_VARIANTS[variant];
+  // The do-nothing pipelines skip transform: the sink then expects the pristine checksum.
+  const pristine = variant.startsWith('shmring-noop');
+  return stageContender(variant, `runPipeline: ${label} (after ${warmup} warm-up records)`, size, {
     initialCount: Math.max(1000, Math.min(200_000, Math.floor((64 << 20) / size))),
     async trial(count) {
-      const sink = stageSink(size, warmup + count - 1, warmup);
+      const sink = stageSink(size, warmup + count - 1, warmup, pristine);
       const record = makeRecord(size);
       const heapBefore = heapBaseline();
       await runPipeline({
-        stages: STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
+        ...extra,
+        stages: stages(),
         ringCapacity: ringCapacityFor(size),
         async source(writer) {
           // The warm-up: the clock starts once its last record is out of the last stage.
@@ -356,6 +401,14 @@ function piscinaTasksBatched(size) {
   });
 }
 
+/** What a second do-nothing stage adds per record, from the medians of shmring-noop-1 and -2 (ns), if both ran. */
+function stageCost(sized) {
+  const rate = (transport) => sized.find((c) => c.transport === transport && c.recordsPerSec > 0)?.recordsPerSec;
+  const one = rate('shmring-noop-1');
+  const two = rate('shmring-noop-2');
+  return one === undefined || two === undefined ? undefined : 1e9 / two - 1e9 / one;
+}
+
 export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const notes = [];
   const rings = await ringFiles();
@@ -364,9 +417,14 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   for (const size of sizes) {
     const contenders = [ringThreads(size), socketProcesses(size)];
     if (rings.available) contenders.splice(1, 0, ringFileProcesses(size, rings.RingFile));
-    if (size >= MIN_RECORD) contenders.push(shmringPipeline(size), piscinaTasks(size), piscinaTasksBatched(size));
+    if (size >= MIN_RECORD) {
+      contenders.push(...Object.keys(PIPELINE_VARIANTS).map((variant) => shmringPipeline(size, variant)), piscinaTasks(size), piscinaTasksBatched(size));
+    }
     else notes.push(`${size} B: runPipeline and piscina contenders skipped (records carry a 4-byte sequence number; at least ${MIN_RECORD} B)`);
-    cases.push(...(await runRecordSize({ suite: 'pipeline', size, contenders, transports, rounds, targetMs, progress })));
+    const sized = await runRecordSize({ suite: 'pipeline', size, contenders, transports, rounds, targetMs, progress });
+    cases.push(...sized);
+    const noopCost = stageCost(sized);
+    if (noopCost !== undefined) notes.push(`${size} B: a do-nothing stage adds ${noopCost.toFixed(0)} ns per record (1 / shmring-noop-2 - 1 / shmring-noop-1, medians)`);
   }
   return { cases, notes };
 }

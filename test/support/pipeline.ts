@@ -1,6 +1,6 @@
 /** Helpers shared by the pipeline tests. */
 import { expect } from 'vitest';
-import { PipelineError, type Pipeline, type PipelineOptions } from '../../src/pipeline.js';
+import { PipelineError, type Pipeline, type PipelineOptions } from '../../src/pipeline/index.js';
 // @ts-expect-error -- plain JS fixture shared with the workers
 import { recordType, sourceRecord } from '../fixtures/stages/seeded.mjs';
 

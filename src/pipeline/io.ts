@@ -25,8 +25,8 @@
  * Publishing. Producers publish in batches ('auto' policy) and every tier flushes all its outputs
  * before it waits for input, so a batch never waits on a record stuck behind it.
  */
-import { fetchAddSeqCst, loadAcquire, loadSeqCst, storeSeqCst } from './atomics.js';
-import type { RingConsumer, RecordHandler } from './consumer.js';
+import { fetchAddSeqCst, loadAcquire, loadSeqCst, storeSeqCst } from '../atomics.js';
+import type { RingConsumer, RecordHandler } from '../consumer.js';
 import {
   CONSUMER_WAITING_INDEX,
   DATA_DOORBELL_INDEX,
@@ -35,9 +35,10 @@ import {
   PRODUCER_STATE_INDEX,
   ROLE_CLOSED,
   TAIL_INDEX,
-} from './layout.js';
-import type { Parker } from './parker.js';
-import type { RingProducer } from './producer.js';
+} from '../layout.js';
+import type { Parker } from '../parker.js';
+import type { RingProducer } from '../producer.js';
+import { RING_READ, RING_WRITTEN } from './stats.js';
 
 /** Record type reserved for the pipeline's framing records. User record types are 0 ..= MAX_PIPELINE_TYPE. */
 export const CONTROL_TYPE = 0xffff;
@@ -50,41 +51,10 @@ export const ITEM_EMPTY = 3;
 
 const CONTROL_PAYLOADS: Uint8Array[] = [new Uint8Array(0), new Uint8Array([GROUP_BEGIN]), new Uint8Array([GROUP_END]), new Uint8Array([ITEM_EMPTY])];
 
-/**
- * Shared statistics block: one Float64Array over a SharedArrayBuffer, written with plain stores by
- * whichever thread owns a slot and read by the main thread for stats(). Diagnostics only: nothing
- * synchronises on these values.
- */
-export const NODE_SLOT_LENGTH = 8;
-export const NODE_RECORDS_IN = 0;
-export const NODE_RECORDS_OUT = 1;
-export const NODE_BUSY_MS = 2;
-export const NODE_INPUT_WAIT_MS = 3;
-export const NODE_OUTPUT_WAIT_MS = 4;
-/** The item (source record) index, or the worker-local input index once order is gone, being handled. */
-export const NODE_CURRENT_INDEX = 5;
-export const RING_SLOT_LENGTH = 2;
-export const RING_WRITTEN = 0;
-export const RING_READ = 1;
-
-export interface StatsLayout {
-  /** Node slots first (source, every stage worker, sink), then ring slots. */
-  nodes: number;
-  rings: number;
-}
-
-export function statsBufferLength(layout: StatsLayout): number {
-  return (layout.nodes * NODE_SLOT_LENGTH + layout.rings * RING_SLOT_LENGTH) * Float64Array.BYTES_PER_ELEMENT;
-}
-
-export function ringStatsIndex(layout: StatsLayout, ring: number): number {
-  return layout.nodes * NODE_SLOT_LENGTH + ring * RING_SLOT_LENGTH;
-}
-
 /** Called by FanIn for every user record, with the index of the item it belongs to (-1 once order is gone). */
 export type ItemRecordHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
 /** Called by an ordered FanIn for each framing record, with its item. */
-export type ControlHandler = (code: number, item: number) => void;
+export type ControlHandler = (code: number, item: number, offset: number, length: number) => void;
 
 export interface FanInOptions {
   /** Read items in source order (round-robin collect) and interpret framing records. */
@@ -126,6 +96,11 @@ export class FanIn {
   /** The ring the handler is currently being called for (for the per-ring read counters). */
   private current = 0;
   private finished = false;
+  /**
+   * Called before each poll of a ring with the most records it may deliver: a batch handler uses it
+   * to know which record ends the poll (its records are released when the poll returns).
+   */
+  onPollStart: ((consumer: RingConsumer, limit: number) => void) | undefined = undefined;
 
   constructor(consumers: RingConsumer[], options: FanInOptions, onRecord: ItemRecordHandler, onControl: ControlHandler) {
     this.consumers = consumers;
@@ -152,7 +127,7 @@ export class FanIn {
           } else {
             throw new PipelineProtocolError(`shmring pipeline: unexpected framing record (code ${code}, length ${length}) in item ${item}`);
           }
-          onControl(code, item);
+          onControl(code, item, offset, length);
           return;
         }
         // Advance before the callback: a callback that throws (or a sink that stops the batch) has
@@ -163,8 +138,12 @@ export class FanIn {
     } else {
       this.handler = (type, data, offset, length) => {
         stats[this.ringStats[this.current] + RING_READ]++;
-        // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver).
-        if (type === CONTROL_TYPE) return;
+        // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver,
+        // but its bytes count for a batch handler's bookkeeping).
+        if (type === CONTROL_TYPE) {
+          onControl(0, -1, offset, length);
+          return;
+        }
         onRecord(type, data, offset, length, -1);
       };
     }
@@ -200,7 +179,9 @@ export class FanIn {
     while (handled < limit) {
       const ring = this.consumers[(this.current = this.ringIndex)];
       // With several rings, one record per poll: the next record may belong to the next ring.
-      const count = ring.poll(this.handler, single ? limit - handled : 1);
+      const pollLimit = single ? limit - handled : 1;
+      if (this.onPollStart !== undefined) this.onPollStart(ring, pollLimit);
+      const count = ring.poll(this.handler, pollLimit);
       if (count === 0) {
         if (ring.ended) {
           // The ring that owes the next item has ended, so that item does not exist, nor any later one
@@ -221,6 +202,7 @@ export class FanIn {
     for (let i = 0; i < active.length && handled < limit; i++) {
       const index = active[(this.sweep + i) % active.length];
       this.current = index;
+      if (this.onPollStart !== undefined) this.onPollStart(this.consumers[index], limit - handled);
       handled += this.consumers[index].poll(this.handler, limit - handled);
     }
     this.sweep = (this.sweep + 1) % Math.max(1, active.length);
@@ -281,7 +263,8 @@ function hasDataOrEnd(ringWords: Int32Array): boolean {
 }
 
 const headerWords = new WeakMap<SharedArrayBuffer, Int32Array>();
-function wordsOf(buffer: SharedArrayBuffer): Int32Array {
+/** The header words of a ring's buffer, made once per buffer. */
+export function wordsOf(buffer: SharedArrayBuffer): Int32Array {
   let words = headerWords.get(buffer);
   if (words === undefined) {
     words = new Int32Array(buffer, 0, HEADER_LENGTH >> 2);
@@ -395,6 +378,52 @@ export class FanOut {
       }
     }
     return start;
+  }
+
+  /** The ring of the open claim (tryClaim/claimSync); -1 when none is open. */
+  claimRing = -1;
+
+  /**
+   * Zero-copy: reserves a record of `length` bytes for `item` without waiting. Returns the payload
+   * offset in `producers[claimRing].data`, or -1 when full (claimRing is then the ring to wait on
+   * with claimSync). Then commitClaim() or abortClaim().
+   */
+  tryClaim(length: number, type: number, item: number): number {
+    const producers = this.producers;
+    if (this.ordered || producers.length === 1) {
+      const index = this.ordered ? item % producers.length : 0;
+      this.claimRing = index;
+      return producers[index].tryClaim(length, type);
+    }
+    const start = this.roundRobin;
+    this.roundRobin = (start + 1) % producers.length;
+    for (let i = 0; i < producers.length; i++) {
+      const index = (start + i) % producers.length;
+      const offset = producers[index].tryClaim(length, type);
+      if (offset >= 0) {
+        this.claimRing = index;
+        return offset;
+      }
+    }
+    this.claimRing = start;
+    return -1;
+  }
+
+  /** Blocks the thread until ring `claimRing` (left by a full tryClaim) has room; the payload offset. */
+  claimSync(length: number, type: number): number {
+    return this.producers[this.claimRing].claimSync(length, type);
+  }
+
+  commitClaim(): void {
+    const index = this.claimRing;
+    this.producers[index].commit();
+    this.stats[this.ringStats[index] + RING_WRITTEN]++;
+    this.claimRing = -1;
+  }
+
+  abortClaim(): void {
+    this.producers[this.claimRing].abort();
+    this.claimRing = -1;
   }
 
   /** Counts a record written by the caller's waiting path on ring `index`. */
