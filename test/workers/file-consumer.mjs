@@ -3,7 +3,8 @@
 // With `stopAt`, reads record by record (tryRead/release); when `stopAt` records are released it
 // reads one more WITHOUT releasing it, tells the parent over IPC {released, holding}, and blocks
 // forever, so the parent can kill it at an exactly known point. Prints one JSON line; exits 1 on a
-// bad record. argv[2]: JSON {path, seed, maxLength, start, count, spin, stopAt}
+// bad record. With api 'batch', reads through consumer.batch(). argv[2]: JSON {path, seed, maxLength,
+// start, count, spin, stopAt, api}
 import { RingFile } from '../../dist/index.js';
 import { checkStreamRecord } from '../../dist/teststream.js';
 
@@ -32,7 +33,14 @@ if (stopAt !== undefined) {
     next++;
   };
   while (failure === null && next - start < count) {
-    if (consumer.pollSync(handler, count - (next - start)) === 0) break;
+    if (options.api === 'batch') {
+      // A cursor over what is published, one release per batch; waits (and checks the record it
+      // takes the same way) with pollSync when there is nothing.
+      const batch = consumer.batch(Math.min(count - (next - start), 4096));
+      while (batch.next()) handler(batch.type, batch.data, batch.offset, batch.length);
+      if (batch.release() > 0) continue;
+      if (consumer.pollSync(handler, 1) === 0) break;
+    } else if (consumer.pollSync(handler, count - (next - start)) === 0) break;
   }
 }
 consumer.close({ detach: true });

@@ -5,8 +5,8 @@
 //	shmring stat FILE [--json]
 //	shmring cat FILE [--count N] [--follow] [--bytes K]
 //	shmring produce FILE --count N [--seed S] [--max-length M] [--start N0]
-//	                [--create [--capacity C] [--max-record-length R]] [--batch K] [--park] [--spin K]
-//	shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
+//	                [--create [--capacity C] [--max-record-length R]] [--batch K] [--write-batch] [--park] [--spin K]
+//	shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--read-batch] [--park] [--spin K]
 //	shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
 //	shmring bench-consume FILE [--park] [--spin K] [--layout SPEC]
 //	shmring relay IN OUT [--batch K] [--spin K] [--no-park]
@@ -51,8 +51,8 @@ const usageText = `usage:
   shmring stat FILE [--json]
   shmring cat FILE [--count N] [--follow] [--bytes K]
   shmring produce FILE --count N [--seed S] [--max-length M] [--start N0]
-                  [--create [--capacity C] [--max-record-length R]] [--batch K] [--park] [--spin K]
-  shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--park] [--spin K]
+                  [--create [--capacity C] [--max-record-length R]] [--batch K] [--write-batch] [--park] [--spin K]
+  shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--read-batch] [--park] [--spin K]
   shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
   shmring bench-consume FILE [--park] [--spin K] [--layout SPEC]
   shmring relay IN OUT [--batch K] [--spin K] [--no-park]
@@ -427,6 +427,7 @@ func (c *command) produce(args []string) error {
 	createRing := c.flags.Bool("create", false, "create FILE first (it must not exist)")
 	creation := c.createFlags()
 	batch := c.flags.Int("batch", 1, "publish every K records (1: every record)")
+	writeBatch := c.flags.Bool("write-batch", false, "write through Producer.WriteBatch (claims in place until one does not fit, one publish per batch)")
 	wait := c.waitFlags()
 	positional, err := c.parse(args, 1, "FILE")
 	if err != nil {
@@ -467,6 +468,45 @@ func (c *command) produce(args []string) error {
 	}
 	seed, maxLength, start := uint32(*stream.seed), uint32(*stream.maxLength), uint32(*stream.start)
 	summary := streamSummary{Next: start}
+	for *writeBatch && summary.Records < *stream.count {
+		if ctx.Err() != nil {
+			return c.interrupted(producer.Detach(), &summary)
+		}
+		written, err := producer.WriteBatch(func(batch *shmring.BatchWriter) error {
+			for summary.Records < *stream.count {
+				recordType, length := shmring.StreamRecord(seed, summary.Next, maxLength)
+				buffer, err := batch.Claim(int(length), recordType)
+				if err != nil || buffer == nil {
+					return err
+				}
+				shmring.FillStreamPayload(buffer, seed, summary.Next)
+				summary.Records++
+				summary.Bytes += uint64(length)
+				summary.Next++
+			}
+			return nil
+		})
+		if err != nil {
+			producer.Detach()
+			c.printJSON(summary)
+			return err
+		}
+		if written == 0 {
+			// Nothing fitted: wait for room for the next record (a claim then aborted moves nothing).
+			recordType, length := shmring.StreamRecord(seed, summary.Next, maxLength)
+			if _, err := producer.Claim(ctx, int(length), recordType); err != nil {
+				if ctx.Err() != nil {
+					return c.interrupted(producer.Detach(), &summary)
+				}
+				producer.Detach()
+				c.printJSON(summary)
+				return err
+			}
+			if err := producer.Abort(); err != nil {
+				return err
+			}
+		}
+	}
 	for summary.Records < *stream.count {
 		if summary.Records%1024 == 0 && ctx.Err() != nil { // a signal while there is room to write
 			return c.interrupted(producer.Detach(), &summary)
@@ -510,6 +550,7 @@ func (c *command) interrupted(detachErr error, summary *streamSummary) error {
 func (c *command) consume(args []string) error {
 	verify := c.flags.Bool("verify", false, "verify every record against the test stream")
 	stream := c.streamFlags("stop after this many records (0: at the end of the stream)")
+	readBatch := c.flags.Bool("read-batch", false, "read through Consumer.ReadBatch (a cursor, one release per batch) instead of Poll")
 	wait := c.waitFlags()
 	positional, err := c.parse(args, 1, "FILE")
 	if err != nil {
@@ -545,7 +586,19 @@ func (c *command) consume(args []string) error {
 		if *stream.count != 0 {
 			limit = int(min(*stream.count-summary.Records, 1<<30))
 		}
-		handled, err := consumer.Poll(handle, limit)
+		var handled int
+		if *readBatch {
+			handled, err = consumer.ReadBatch(limit, func(batch *shmring.BatchReader) error {
+				for batch.Next() {
+					if err := handle(batch.Type(), batch.Data()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		} else {
+			handled, err = consumer.Poll(handle, limit)
+		}
 		if err != nil {
 			// A verification failure or corruption: close the ring for reading, so that a
 			// producer waiting for space fails (ErrClosed) instead of waiting forever.
