@@ -60,6 +60,10 @@ app="$(new_app prebuilt)"
 grep 'shmring:' "$app/install.log" || true
 check "installed without building (no node_modules/shmring/build)" test ! -e "$app/node_modules/shmring/build"
 check "Node $(node --version): ring file" env -C "$app" PATH="$bin" node smoke.mjs file "$work"
+# ESM-only, but CommonJS callers can require() it where Node loads ES modules from require (20.19+).
+check "require('shmring') from CommonJS" env -C "$app" PATH="$bin" node -e "
+  const { createRing, RingProducer } = require('shmring');
+  if (!new RingProducer(createRing({ capacity: 4096 })).tryWrite(new Uint8Array(8), 1)) process.exit(1);"
 while read -r major version; do
   prefix="$root/.cache/node/$version/package"
   [ -n "${SHMRING_NODE_CACHE:-}" ] && prefix="$SHMRING_NODE_CACHE/$version/package"
