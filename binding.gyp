@@ -29,12 +29,16 @@
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"
       ],
-      # node-gyp's defaults (Node's common.gypi) say -fno-exceptions and C++17 as gnu++17.
-      # -O3 dropped for the -O2 asked for below.
+      # node-gyp's defaults (Node's common.gypi) say -fno-exceptions and the GNU dialect of the
+      # standard that Node's V8 headers need. -O3 dropped for the -O2 asked for below.
       "cflags!": ["-fno-exceptions", "-O3"],
-      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra"]
+      "cflags_cc": ["-fexceptions", "-O2", "-Wall", "-Wextra"],
+      "conditions": [
+        # V8's headers require C++20 from Node 24 (ABI 137) on; the core itself is C++17.
+        ["node_module_version >= 137", { "cflags_cc": ["-std=c++20"] }, { "cflags_cc": ["-std=c++17"] }]
+      ]
     }
   ]
 }

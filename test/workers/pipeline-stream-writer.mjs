@@ -1,6 +1,7 @@
 // Worker thread for test/streams.test.ts: writes `bytes` seeded bytes into the ring through a
 // 'bytes' Writable with stream.pipeline, in chunks of `chunk` bytes, optionally failing after
-// `failAfter` bytes. Posts { digest } (sha256 of what it sent) or { error } when done.
+// `failAfter` bytes. Posts { digest } (sha256 of what it sent) or { error } when done, with the
+// highWaterMarks of its two streams (what a failure can discard depends on them, and on the Node line).
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -31,9 +32,11 @@ const source = new Readable({
     this.push(data);
   },
 });
+const writable = createRingWritable(new RingProducer(ring), { mode: 'bytes' });
+const highWaterMarks = [source.readableHighWaterMark, writable.writableHighWaterMark];
 try {
-  await pipeline(source, createRingWritable(new RingProducer(ring), { mode: 'bytes' }));
-  parentPort.postMessage({ digest: hash.digest('hex'), sent });
+  await pipeline(source, writable);
+  parentPort.postMessage({ digest: hash.digest('hex'), sent, highWaterMarks });
 } catch (error) {
-  parentPort.postMessage({ error: error.message, code: error.code, sent });
+  parentPort.postMessage({ error: error.message, code: error.code, sent, highWaterMarks });
 }
