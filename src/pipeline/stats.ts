@@ -42,7 +42,11 @@ function queueOf(run: RunContext, rings: Ring[], processReads: boolean): QueueSt
   for (const ring of rings) {
     if (processReads) records = NaN;
     const words = new Int32Array(ring.buffer, 0, HEADER_LENGTH >> 2);
-    bytes += (loadAcquire(words, TAIL_INDEX) - loadAcquire(words, HEAD_INDEX)) >>> 0;
+    // Head first: both only grow and head <= tail at every instant, so a tail read after the head
+    // is never behind it. Read the other way round, the consumer can pass the stale tail between
+    // the two loads and the difference wraps to ~4 GiB.
+    const head = loadAcquire(words, HEAD_INDEX);
+    bytes += (loadAcquire(words, TAIL_INDEX) - head) >>> 0;
     records += run.stats64[ring.statsIndex + RING_WRITTEN] - run.stats64[ring.statsIndex + RING_READ];
   }
   return { rings: rings.length, capacity: rings.length * run.plan.ringCapacity, bytes, records: Math.max(0, records) };
