@@ -67,8 +67,8 @@ describe('field kinds', () => {
       ['u64', [0, 1, 2 ** 32, 2 ** 53 - 1]], ['i64', [0, -1, -(2 ** 32), -(2 ** 53 - 1), 2 ** 53 - 1]],
     ] as const) {
       for (const value of values) {
-        (cursor as Record<string, number>)[field] = value;
-        expect((cursor as Record<string, number>)[field], `${field} ${value}`).toBe(value);
+        (cursor as unknown as Record<string, number>)[field] = value;
+        expect((cursor as unknown as Record<string, number>)[field], `${field} ${value}`).toBe(value);
       }
     }
     cursor.u8 = 256 + 3;
