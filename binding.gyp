@@ -27,14 +27,23 @@
         # One error mode: C++ exceptions, converted to JS exceptions at the boundary (std::
         # exceptions too, rather than terminating the process).
         "NAPI_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        # At teardown (worker.terminate(), process.exit()) an error that cannot be thrown into JS
+        # is dropped instead of ending in std::terminate (node-addon-api doc/error_handling.md).
+        # Our own entry points also never let an exception out (native/src/addon/boundary.h).
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       # node-gyp's defaults (Node's common.gypi) say -fno-exceptions and C++17 as gnu++17.
       # -O3 dropped for the -O2 asked for below.
       "cflags!": ["-fno-exceptions", "-O3"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra"]
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra"],
+      # Never unloaded: Node dlclose()s an addon when the last environment that loaded it (a worker)
+      # is torn down, but V8 runs a SharedArrayBuffer's deleter, which is our code, later (at
+      # isolate teardown, or in another thread the buffer was posted to). Unloaded, that is a jump
+      # into unmapped memory (SIGSEGV in v8::internal::BackingStore::~BackingStore).
+      "ldflags": ["-Wl,-z,nodelete"]
     }
   ]
 }

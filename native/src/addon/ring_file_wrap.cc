@@ -34,15 +34,15 @@ Napi::Function RingFileWrap::DefineClass(Napi::Env env) {
   return ObjectWrap<RingFileWrap>::DefineClass(
       env, "RingFile",
       {
-          InstanceAccessor<&RingFileWrap::Buffer>("buffer", napi_enumerable),
-          InstanceAccessor<&RingFileWrap::Path>("path", napi_enumerable),
-          InstanceAccessor<&RingFileWrap::Size>("size", napi_enumerable),
-          InstanceAccessor<&RingFileWrap::Fd>("fd", napi_enumerable),
-          InstanceMethod<&RingFileWrap::LockRole>("lockRole"),
-          InstanceMethod<&RingFileWrap::UnlockRole>("unlockRole"),
-          InstanceMethod<&RingFileWrap::RoleHeld>("roleHeld"),
-          InstanceMethod<&RingFileWrap::Flush>("flush"),
-          InstanceMethod<&RingFileWrap::Close>("close"),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Buffer>>("buffer", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Path>>("path", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Size>>("size", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Fd>>("fd", napi_enumerable),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::LockRole>>("lockRole"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::UnlockRole>>("unlockRole"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::RoleHeld>>("roleHeld"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Flush>>("flush"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Close>>("close"),
       });
 }
 

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include "boundary.h"
 #include "shmring/ring_file.h"
 
 namespace shmring::addon {
@@ -18,6 +19,13 @@ class RingFileWrap : public Napi::ObjectWrap<RingFileWrap> {
   explicit RingFileWrap(const Napi::CallbackInfo& info);
 
  private:
+  // A method behind the boundary (boundary.h), in the form InstanceMethod<> takes:
+  // InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Flush>>("flush").
+  template <auto Method>
+  auto Guarded(const Napi::CallbackInfo& info) -> decltype((this->*Method)(info)) {
+    return CallAtBoundary(info.Env(), [&] { return (this->*Method)(info); });
+  }
+
   Napi::Value Buffer(const Napi::CallbackInfo& info);
   Napi::Value Path(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);

@@ -48,9 +48,14 @@ struct ReleaseData {
 // Runs once per backing store (V8's contract), on the thread that drops the last reference: the
 // main thread, a worker, or a V8 background thread during isolate teardown. ReleaseData is owned
 // by this call alone and `release` is thread-safe (shmring::unmap takes the registry's mutex).
-void DeleteBackingStore(void* data, size_t length, void* deleter_data) {
+// Called by V8 from C++ with no handler above it: nothing may escape (std::terminate), so a failed
+// release (it cannot fail short of the registry's mutex failing) leaves the mapping to the process.
+void DeleteBackingStore(void* data, size_t length, void* deleter_data) noexcept {
   ReleaseData* release_data = static_cast<ReleaseData*>(deleter_data);
-  release_data->release(data, length);
+  try {
+    release_data->release(data, length);
+  } catch (...) {
+  }
   delete release_data;
 }
 
