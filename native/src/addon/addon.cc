@@ -12,6 +12,7 @@
 //   futexWake(sab, byteOffset, count?) -> number
 //   futexWaitAsync(sab, byteOffset, expected, timeoutMs) -> { promise, cancel() }
 //   liveMappings() -> number;  isRingFileBuffer(sab) -> boolean;  constants: { NAME: value }
+//   sabPath: 'node-api' | 'v8' (how ring-file buffers are made; sab.cc)
 #include <napi.h>
 
 #include <climits>
@@ -217,6 +218,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMappings", Napi::Function::New<Guarded<LiveMappings>>(env, "liveMappings"));
   exports.Set("isRingFileBuffer", Napi::Function::New<Guarded<IsRingFileBuffer>>(env, "isRingFileBuffer"));
   exports.Set("constants", Constants(env));
+  exports.Set("sabPath", Napi::String::New(env, SharedArrayBufferPath()));
   return exports;
 }
 
