@@ -300,10 +300,11 @@ async function futexParkerOf(): Promise<Parker> {
 }
 
 function workerEntry(): string {
-  const compiled = new URL('./pipeline-worker.js', import.meta.url);
+  // CommonJS, which import()s pipeline-worker.js: see pipeline-entry.cts for why.
+  const compiled = new URL('./pipeline-entry.cjs', import.meta.url);
   if (existsSync(compiled)) return fileURLToPath(compiled);
   // Running from the TypeScript sources (tests): workers always run the compiled code in dist/.
-  const built = new URL('../dist/pipeline-worker.js', import.meta.url);
+  const built = new URL('../dist/pipeline-entry.cjs', import.meta.url);
   if (existsSync(built)) return fileURLToPath(built);
   throw new PipelineError(
     'ERR_BAD_ARGUMENT',
