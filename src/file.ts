@@ -324,8 +324,9 @@ export class RingFile {
 
   /**
    * Detaches any side still open through this file (a producer does not end the stream here: call
-   * producer.close() for that), releases the role locks and closes the descriptor. The mapping is
-   * unmapped when the last reference to `buffer` is gone (worker threads may still hold it).
+   * producer.close() for that), releases the role locks and closes the descriptor. The file's pages
+   * are let go now: `buffer`, here and in any worker it was posted to, reads zeros from then on (it
+   * never faults) and is unmapped when the last reference to it is gone.
    */
   close(): void {
     if (this.closed) return;

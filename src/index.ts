@@ -26,6 +26,8 @@ export * as layout from "./layout.js";
 export { RingFile, futexParker } from './file.js';
 export type { RingFileOptions, RingFileOpenOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
 export { RingFileError } from './errors.js';
+export { nativeInfo } from './native.js';
+export type { NativeInfo } from './native.js';
 export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline/index.js';
 export type {
   StageDescriptor,

@@ -49,6 +49,22 @@ export interface NativeAddon {
   liveMappings(): number;
   isRingFileBuffer(buffer: SharedArrayBuffer): boolean;
   readonly constants: Readonly<Record<string, number>>;
+  /** How ring-file SharedArrayBuffers are made (native/src/addon/sab.cc): see NativeInfo.sabPath. */
+  readonly sabPath: 'node-api' | 'v8';
+}
+
+export interface NativeInfo {
+  /**
+   * How the loaded addon makes a ring file's SharedArrayBuffer: `'node-api'` with
+   * node_api_create_external_sharedarraybuffer, where the Node headers it was built against declare
+   * it (Node 22.23+, 24.22+, 26), `'v8'` with raw V8 otherwise (Node 20).
+   */
+  readonly sabPath: 'node-api' | 'v8';
+}
+
+/** Facts about the loaded native addon; throws ERR_NATIVE_UNAVAILABLE like loadNative(). */
+export function nativeInfo(): NativeInfo {
+  return { sabPath: loadNative().sabPath };
 }
 
 // The package root: node-gyp-build looks there for build/Release/shmring.node (a build from source)

@@ -389,6 +389,38 @@ TEST(Mapping, ReleaseIsExactlyOnce) {
   EXPECT_FALSE(is_live_mapping(base, size));
 }
 
+TEST(Mapping, ReleasePagesKeepsTheRangeAndTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("ring");
+  const size_t before = live_mappings();
+  Result<RingFile> created = RingFile::create(path, kCapacity, kMaxRecord);
+  ASSERT_TRUE(created.ok());
+  RingFile file = std::move(created.value());
+  file.release_mapping();
+  uint8_t* base = static_cast<uint8_t*>(file.base());
+  const size_t size = file.size();
+  base[SHMRING_HEADER_LENGTH + 8] = 0x5a;  // a MAP_SHARED write: in the file at once
+
+  ASSERT_TRUE(release_pages(base, size));
+  EXPECT_EQ(live_mappings(), before) << "a released range no longer maps its file";
+  EXPECT_FALSE(is_live_mapping(base, size));
+  EXPECT_FALSE(release_pages(base, size)) << "second release is a no-op";
+  // The range stays valid: zeros, writable, and nothing of it reaches the file.
+  for (size_t offset = 0; offset < size; offset += 4096) EXPECT_EQ(base[offset], 0) << offset;
+  EXPECT_EQ(base[SHMRING_HEADER_LENGTH + 8], 0);
+  base[SHMRING_HEADER_LENGTH + 16] = 0x77;
+  uint8_t on_disk[24] = {};
+  ASSERT_EQ(pread(file.fd(), on_disk, sizeof on_disk, SHMRING_HEADER_LENGTH), static_cast<ssize_t>(sizeof on_disk));
+  EXPECT_EQ(on_disk[8], 0x5a);
+  EXPECT_EQ(on_disk[16], 0);
+  // The file is still a valid ring (its header was never touched by the release).
+  EXPECT_TRUE(RingFile::open(path).ok());
+
+  EXPECT_TRUE(unmap(base, size)) << "the reserved range is still ours to unmap";
+  EXPECT_FALSE(unmap(base, size));
+  EXPECT_FALSE(release_pages(base, size)) << "nothing to release once unmapped";
+}
+
 TEST(Msync, RangesAndFlush) {
   TempDir dir;
   Result<RingFile> created = RingFile::create(dir.file("ring"), kCapacity, kMaxRecord);

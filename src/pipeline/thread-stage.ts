@@ -34,10 +34,11 @@ export async function loadPiscina(): Promise<PiscinaClass> {
 }
 
 function workerEntry(): string {
-  const compiled = new URL('./worker.js', import.meta.url);
+  // CommonJS, which import()s worker.js: see entry.cts for why.
+  const compiled = new URL('./entry.cjs', import.meta.url);
   if (existsSync(compiled)) return fileURLToPath(compiled);
   // Running from the TypeScript sources (tests): workers always run the compiled code in dist/.
-  const built = new URL('../../dist/pipeline/worker.js', import.meta.url);
+  const built = new URL('../../dist/pipeline/entry.cjs', import.meta.url);
   if (existsSync(built)) return fileURLToPath(built);
   throw new PipelineError(
     'ERR_BAD_ARGUMENT',

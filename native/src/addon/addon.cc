@@ -12,6 +12,7 @@
 //   futexWake(sab, byteOffset, count?) -> number
 //   futexWaitAsync(sab, byteOffset, expected, timeoutMs) -> { promise, cancel() }
 //   liveMappings() -> number;  isRingFileBuffer(sab) -> boolean;  constants: { NAME: value }
+//   sabPath: 'node-api' | 'v8' (how ring-file buffers are made; sab.cc)
 #include <napi.h>
 
 #include <climits>
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "addon_state.h"
+#include "boundary.h"
 #include "js_error.h"
 #include "ring_file_wrap.h"
 #include "sab.h"
@@ -206,16 +208,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   state->waiters = WaiterPool::Create(env);
 
   exports.Set("RingFile", ring_file);
-  exports.Set("createRingFile", Napi::Function::New<CreateRingFile>(env, "createRingFile"));
-  exports.Set("openRingFile", Napi::Function::New<OpenRingFile>(env, "openRingFile"));
-  exports.Set("shmPath", Napi::Function::New<ShmPath>(env, "shmPath"));
-  exports.Set("unlink", Napi::Function::New<Unlink>(env, "unlink"));
-  exports.Set("futexWait", Napi::Function::New<FutexWait>(env, "futexWait"));
-  exports.Set("futexWake", Napi::Function::New<FutexWake>(env, "futexWake"));
-  exports.Set("futexWaitAsync", Napi::Function::New<FutexWaitAsync>(env, "futexWaitAsync"));
-  exports.Set("liveMappings", Napi::Function::New<LiveMappings>(env, "liveMappings"));
-  exports.Set("isRingFileBuffer", Napi::Function::New<IsRingFileBuffer>(env, "isRingFileBuffer"));
+  exports.Set("createRingFile", Napi::Function::New<Guarded<CreateRingFile>>(env, "createRingFile"));
+  exports.Set("openRingFile", Napi::Function::New<Guarded<OpenRingFile>>(env, "openRingFile"));
+  exports.Set("shmPath", Napi::Function::New<Guarded<ShmPath>>(env, "shmPath"));
+  exports.Set("unlink", Napi::Function::New<Guarded<Unlink>>(env, "unlink"));
+  exports.Set("futexWait", Napi::Function::New<Guarded<FutexWait>>(env, "futexWait"));
+  exports.Set("futexWake", Napi::Function::New<Guarded<FutexWake>>(env, "futexWake"));
+  exports.Set("futexWaitAsync", Napi::Function::New<Guarded<FutexWaitAsync>>(env, "futexWaitAsync"));
+  exports.Set("liveMappings", Napi::Function::New<Guarded<LiveMappings>>(env, "liveMappings"));
+  exports.Set("isRingFileBuffer", Napi::Function::New<Guarded<IsRingFileBuffer>>(env, "isRingFileBuffer"));
   exports.Set("constants", Constants(env));
+  exports.Set("sabPath", Napi::String::New(env, SharedArrayBufferPath()));
   return exports;
 }
 
@@ -224,6 +227,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 // Context-aware (Node-API modules are initialised once per environment: main thread and each
 // worker that loads the addon), so worker threads can use it.
 static Napi::Object InitShmring(Napi::Env env, Napi::Object exports) {
-  return shmring::addon::Init(env, exports);
+  // A worker terminated while it loads the addon fails here: require() then throws (or nothing
+  // happens, at teardown), never std::terminate.
+  return shmring::addon::CallAtBoundary(env, [&] { return shmring::addon::Init(env, exports); });
 }
 NODE_API_MODULE(shmring, InitShmring)

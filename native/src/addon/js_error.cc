@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "boundary.h"
+
 namespace shmring::addon {
 
 namespace {
@@ -41,6 +43,37 @@ std::string Describe(Napi::Value value) {
 }
 
 }  // namespace
+
+void ThrowToJs(napi_env env, const Napi::Error& error) noexcept {
+  bool pending = false;
+  // Cannot ask: the environment is gone as far as JS is concerned. Another pending exception: JS
+  // sees that one (throwing a second is refused by Node-API anyway).
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;
+  napi_value value = nullptr;
+  try {
+    value = error.Value();  // unwraps a non-object JS exception node-addon-api had to box
+  } catch (...) {
+    // Value() failed, so the environment cannot run JS: nobody is left to tell.
+    return;
+  }
+  // Fails only when the environment cannot run JS any more (teardown): nothing to tell then.
+  if (value != nullptr) (void)napi_throw(env, value);
+}
+
+void ThrowToJs(napi_env env, const char* message) noexcept {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;
+  // Raw Node-API only: each step reports a status instead of throwing; any failure means teardown.
+  napi_value text = nullptr;
+  napi_value code = nullptr;
+  napi_value error = nullptr;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text) != napi_ok ||
+      napi_create_string_utf8(env, "ERR_NATIVE", NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_error(env, code, text, &error) != napi_ok) {
+    return;
+  }
+  (void)napi_throw(env, error);
+}
 
 Napi::Error CoreErrorToJs(Napi::Env env, const shmring::Error& error) {
   // Usage refusals of the core are range errors; the rest (format, system, role) plain errors.

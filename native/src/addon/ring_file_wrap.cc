@@ -34,18 +34,18 @@ Napi::Function RingFileWrap::DefineClass(Napi::Env env) {
   return ObjectWrap<RingFileWrap>::DefineClass(
       env, "RingFile",
       {
-          InstanceAccessor<&RingFileWrap::Buffer>("buffer", napi_enumerable),
-          InstanceAccessor<&RingFileWrap::Path>("path", napi_enumerable),
-          InstanceAccessor<&RingFileWrap::Size>("size", napi_enumerable),
-          InstanceAccessor<&RingFileWrap::Fd>("fd", napi_enumerable),
-          InstanceMethod<&RingFileWrap::LockRole>("lockRole"),
-          InstanceMethod<&RingFileWrap::UnlockRole>("unlockRole"),
-          InstanceMethod<&RingFileWrap::RoleHeld>("roleHeld"),
-          InstanceMethod<&RingFileWrap::Flush>("flush"),
-          InstanceMethod<&RingFileWrap::Close>("close"),
-          InstanceAccessor<&RingFileWrap::Seals>("seals", napi_enumerable),
-          StaticMethod<&RingFileWrap::CreateAnonymous>("createAnonymous"),
-          StaticMethod<&RingFileWrap::OpenFd>("openFd"),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Buffer>>("buffer", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Path>>("path", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Size>>("size", napi_enumerable),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Fd>>("fd", napi_enumerable),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::LockRole>>("lockRole"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::UnlockRole>>("unlockRole"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::RoleHeld>>("roleHeld"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Flush>>("flush"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Close>>("close"),
+          InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Seals>>("seals", napi_enumerable),
+          StaticMethod<&shmring::addon::Guarded<&RingFileWrap::CreateAnonymous>>("createAnonymous"),
+          StaticMethod<&shmring::addon::Guarded<&RingFileWrap::OpenFd>>("openFd"),
       });
 }
 
@@ -76,6 +76,19 @@ RingFileWrap::RingFileWrap(const Napi::CallbackInfo& info) : ObjectWrap<RingFile
   file_.release_mapping();
   Napi::Value buffer = CreateSharedArrayBuffer(env, file_.base(), file_.size(), ReleaseMapping);
   buffer_ = Napi::Persistent(buffer);
+  // Raw Node-API (no throw): only a hint to the collector, a failure changes nothing else.
+  const int64_t size = static_cast<int64_t>(file_.size());
+  int64_t total = 0;
+  if (napi_adjust_external_memory(env, size, &total) == napi_ok) counted_external_bytes_ = size;
+}
+
+RingFileWrap::~RingFileWrap() { StopCountingExternalMemory(Env()); }
+
+void RingFileWrap::StopCountingExternalMemory(napi_env env) {
+  if (counted_external_bytes_ == 0) return;
+  int64_t total = 0;
+  (void)napi_adjust_external_memory(env, -counted_external_bytes_, &total);
+  counted_external_bytes_ = 0;
 }
 
 void RingFileWrap::ThrowIfClosed(Napi::Env env, const char* operation) const {
@@ -161,11 +174,17 @@ void RingFileWrap::Flush(const Napi::CallbackInfo& info) {
   Check(info.Env(), shmring::flush(file_.base(), file_.size()));
 }
 
-void RingFileWrap::Close(const Napi::CallbackInfo& /*info*/) {
+void RingFileWrap::Close(const Napi::CallbackInfo& info) {
   if (closed_) return;
   closed_ = true;
   file_.close_fd();  // unlocks both roles, then closes
-  buffer_.Reset();   // the mapping now lives exactly as long as JS references to the buffer
+  // The owner's "I am done": the file's pages go now, not when a collection finds the buffer
+  // unreachable (1000 closed and unlinked 1 MiB rings held 1 GB of Shmem, issue 11.4). Every view
+  // of the buffer, in any thread, reads zeros from here on; none can fault. Done while buffer_
+  // still holds the SharedArrayBuffer, so its deleter (the real munmap) cannot run concurrently.
+  shmring::release_pages(file_.base(), file_.size());
+  StopCountingExternalMemory(info.Env());
+  buffer_.Reset();  // the address range now lives exactly as long as JS references to the buffer
 }
 
 }  // namespace shmring::addon

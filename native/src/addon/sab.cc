@@ -1,23 +1,26 @@
-// SharedArrayBuffer over external memory with raw V8 (Node 20 has no Node-API for it).
+// The one switch point between the two ways of making a SharedArrayBuffer over external memory:
 //
-// Node-API has no way to make a SharedArrayBuffer over memory it did not allocate until
-// `node_api_create_external_sharedarraybuffer` (experimental, in Node releases newer than 20,
-// behind NAPI_EXPERIMENTAL; feature macro NODE_API_EXPERIMENTAL_HAS_CREATE_EXTERNAL_SHAREDARRAYBUFFER).
-// Building with -DNAPI_EXPERIMENTAL -DSHMRING_USE_NODE_API_EXTERNAL_SAB switches creation to it
-// below; reading a SharedArrayBuffer's backing store (GetSharedArrayBuffer) stays on V8, because
-// Node-API has no equivalent of the std::shared_ptr<BackingStore> a waiter thread needs.
+// * Node-API's node_api_create_external_sharedarraybuffer, wherever the headers we are compiled
+//   against declare it (experimental Node-API: Node 22.23+, 24.22+, 26; see sab_node_api.h).
+// * raw V8 otherwise (Node 20): v8::SharedArrayBuffer::NewBackingStore with our deleter.
 //
-// The V8 path relies on two facts of Node's implementation that every V8-using addon relies on:
+// nativeInfo().sabPath (addon constant `sabPath`) says which one the loaded addon uses. Reading a
+// SharedArrayBuffer's memory (GetSharedArrayBuffer) stays on V8 in both builds: Node-API has no
+// equivalent of the std::shared_ptr<BackingStore> a waiter thread holds to keep a word mapped.
+//
+// The V8 parts rely on two facts of Node's implementation that every V8-using addon relies on:
 // napi_value is a v8::Local<v8::Value> (same size, same bits; Node's own v8impl converts them the
-// same way), and the isolate of the calling thread is v8::Isolate::GetCurrent(). It compiles
-// against Node 20's headers and the V8 API it uses (NewBackingStore with a deleter,
-// SharedArrayBuffer::New(isolate, shared_ptr<BackingStore>), GetBackingStore) has been stable
-// since V8 8.
+// same way), and the isolate of the calling thread is v8::Isolate::GetCurrent(). The V8 API used
+// (NewBackingStore with a deleter, SharedArrayBuffer::New(isolate, shared_ptr<BackingStore>),
+// GetBackingStore) has been stable since V8 8 and compiles against Node 20 to 26.
 #include "sab.h"
 
 #include <v8.h>
 
+#include "sab_node_api.h"
+
 #include <cstring>
+#include <string>
 
 namespace shmring::addon {
 
@@ -42,44 +45,58 @@ napi_value FromV8(v8::Local<v8::Value> local) {
 // by the deleter itself, so nothing is shared between buffers or threads.
 struct ReleaseData {
   MemoryRelease release;
-  size_t length;  // for finalizers that are not told the length (the Node-API path)
+  size_t length;  // for the Node-API finalizer, which is not told the length
 };
 
-// Runs once per backing store (V8's contract), on the thread that drops the last reference: the
-// main thread, a worker, or a V8 background thread during isolate teardown. ReleaseData is owned
-// by this call alone and `release` is thread-safe (shmring::unmap takes the registry's mutex).
-void DeleteBackingStore(void* data, size_t length, void* deleter_data) {
-  ReleaseData* release_data = static_cast<ReleaseData*>(deleter_data);
-  release_data->release(data, length);
+// Runs once per buffer, on the thread that drops the last reference: the main thread, a worker,
+// or a V8 background thread during isolate teardown. ReleaseData is owned by this call alone and
+// `release` is thread-safe (shmring::unmap takes the registry's mutex). Called from C++ with no
+// handler above it: nothing may escape (std::terminate), so a failed release (it cannot fail short
+// of the registry's mutex failing) leaves the mapping to the process.
+void Release(void* data, ReleaseData* release_data) noexcept {
+  try {
+    release_data->release(data, release_data->length);
+  } catch (...) {
+  }
   delete release_data;
 }
 
-}  // namespace
+// V8's BackingStore deleter signature.
+void DeleteBackingStore(void* data, size_t /*length*/, void* deleter_data) noexcept {
+  Release(data, static_cast<ReleaseData*>(deleter_data));
+}
 
-Napi::Value CreateSharedArrayBuffer(Napi::Env env, void* base, size_t length,
-                                    MemoryRelease release) {
-#if defined(SHMRING_USE_NODE_API_EXTERNAL_SAB) && \
-    defined(NODE_API_EXPERIMENTAL_HAS_CREATE_EXTERNAL_SHAREDARRAYBUFFER)
-  // The switch point: Node-API's own external SharedArrayBuffer, where the running Node has it.
-  // Its finalizer (data, hint) may also run on any thread once the last reference is gone.
+// Node-API's node_api_noenv_finalize signature.
+void FinalizeSharedArrayBuffer(void* data, void* hint) noexcept {
+  Release(data, static_cast<ReleaseData*>(hint));
+}
+
+Napi::Value CreateWithNodeApi(Napi::Env env, void* base, size_t length, MemoryRelease release) {
   ReleaseData* release_data = new ReleaseData{release, length};
   napi_value result = nullptr;
-  napi_status status = node_api_create_external_sharedarraybuffer(
-      env, base, length,
-      [](void* data, void* hint) {
-        ReleaseData* owned = static_cast<ReleaseData*>(hint);
-        owned->release(data, owned->length);
-        delete owned;
-      },
-      release_data, &result);
-  if (status != napi_ok) {
+  const napi_status status = NodeApiCreateExternalSharedArrayBuffer(
+      env, base, length, FinalizeSharedArrayBuffer, release_data, &result);
+  if (status == napi_ok) return Napi::Value(env, result);
+  // Refused before anything was made (the environment cannot run JS, at teardown; a bad argument;
+  // a runtime without external buffers): the memory is still ours to release. Any other failure
+  // may have come after Node handed the memory to a backing store whose deleter will release it;
+  // releasing here too could then unmap an address reused since, so the mapping (and 16 bytes)
+  // are left to the process instead.
+  if (status == napi_pending_exception || status == napi_cannot_run_js ||
+      status == napi_invalid_arg || status == napi_no_external_buffers_allowed) {
     delete release_data;
     release(base, length);
-    NAPI_THROW(Napi::Error::New(env, "node_api_create_external_sharedarraybuffer failed"),
-               Napi::Value());
   }
-  return Napi::Value(env, result);
-#else
+  // Takes over a JS exception Node left pending, if any; otherwise says what failed.
+  if (Napi::Env(env).IsExceptionPending()) throw Napi::Error::New(env);
+  Napi::Error error =
+      Napi::Error::New(env, "shmring: node_api_create_external_sharedarraybuffer failed (status " +
+                                std::to_string(static_cast<int>(status)) + ")");
+  error.Value().Set("code", "ERR_NATIVE");
+  throw error;
+}
+
+Napi::Value CreateWithV8(Napi::Env env, void* base, size_t length, MemoryRelease release) {
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   // From here V8 owns the memory: if anything below fails, V8 runs the deleter, never us twice.
   std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(
@@ -89,8 +106,17 @@ Napi::Value CreateSharedArrayBuffer(Napi::Env env, void* base, size_t length,
   // The Local lives in the HandleScope Node-API opened for the current callback, which is exactly
   // as long as the napi_value we return may be used.
   return Napi::Value(env, FromV8(buffer));
-#endif
 }
+
+}  // namespace
+
+Napi::Value CreateSharedArrayBuffer(Napi::Env env, void* base, size_t length,
+                                    MemoryRelease release) {
+  return kNodeApiExternalSharedArrayBuffer ? CreateWithNodeApi(env, base, length, release)
+                                           : CreateWithV8(env, base, length, release);
+}
+
+const char* SharedArrayBufferPath() { return kNodeApiExternalSharedArrayBuffer ? "node-api" : "v8"; }
 
 bool GetSharedArrayBuffer(Napi::Value value, SharedMemory* memory) {
   if (value.IsEmpty()) return false;

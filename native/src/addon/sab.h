@@ -1,5 +1,6 @@
 // The one place that makes and reads SharedArrayBuffers over memory we own. Everything V8-specific
-// lives in sab.cc; the rest of the addon is plain Node-API (node-addon-api).
+// lives in sab.cc (and the experimental Node-API call in sab_node_api.cc); the rest of the addon is
+// plain Node-API (node-addon-api).
 #ifndef SHMRING_ADDON_SAB_H
 #define SHMRING_ADDON_SAB_H
 
@@ -23,7 +24,13 @@ using MemoryRelease = void (*)(void* base, size_t length);
 // thread's, or a worker's the buffer was posted to) is gone, on whichever thread that happens, so
 // `release` must be thread-safe. A Napi::ArrayBuffer over the same memory would not do: Node 20
 // copies it on postMessage and refuses Atomics.wait on it (docs in /work/shared/DESIGN.md §1).
+// If creation fails, `release` has run (or, in a case Node-API leaves ambiguous, the memory stays
+// mapped) and the error is thrown.
 Napi::Value CreateSharedArrayBuffer(Napi::Env env, void* base, size_t length, MemoryRelease release);
+
+// How CreateSharedArrayBuffer makes buffers in this build: "node-api"
+// (node_api_create_external_sharedarraybuffer) or "v8" (raw V8, for Node without it).
+const char* SharedArrayBufferPath();
 
 // A SharedArrayBuffer's memory, and a reference that keeps it alive (and mapped) for as long as
 // the view is held, whatever happens to the JS object: the thing a waiter thread must hold.

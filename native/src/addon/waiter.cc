@@ -5,6 +5,7 @@
 #include <system_error>
 #include <utility>
 
+#include "boundary.h"
 #include "js_error.h"
 #include "shmring/atomics.h"
 #include "shmring/futex.h"
@@ -62,14 +63,17 @@ void DeliverWaitResult(Napi::Env env, Napi::Function /*unused*/, WaiterPool* poo
   std::unique_ptr<std::shared_ptr<AsyncWait>> owned(completed);
   // Teardown: Node drains the queue with a null env. Nothing may touch JS (or the pool) then.
   if (env == nullptr || pool == nullptr || pool->shut_down_) return;
-  AsyncWait& wait = **owned;
+  // Called from Node's thread-safe-function machinery: nothing may be thrown back into it.
+  CallAtBoundary(env, [&] { pool->Deliver(env, **owned); });
+}
+
+void WaiterPool::Deliver(Napi::Env env, AsyncWait& wait) {
   // The thread is done with the word: let the mapping go whenever JS lets go of the buffer.
   wait.memory.keep_alive.reset();
   if (wait.settled) return;  // cancelled earlier: the promise already said so
+  MarkSettled(env, wait);
   if (wait.error) {
-    wait.settled = true;
     wait.deferred.Reject(CoreErrorToJs(env, *wait.error).Value());
-    if (--pool->unsettled_ == 0) pool->completion_.Unref(env);
     return;
   }
   // 'not-equal' from the thread means the word changed between futexWaitAsync() (which saw it
@@ -79,16 +83,20 @@ void DeliverWaitResult(Napi::Env env, Napi::Function /*unused*/, WaiterPool* poo
   // thread got scheduled.
   const shmring::WaitResult result =
       wait.result == shmring::WaitResult::kNotEqual ? shmring::WaitResult::kOk : wait.result;
-  pool->Settle(env, wait, shmring::wait_result_name(result));
+  wait.deferred.Resolve(Napi::String::New(env, shmring::wait_result_name(result)));
 }
 
 WaiterPool* WaiterPool::Create(Napi::Env env) {
-  WaiterPool* pool = new WaiterPool();
+  // Owned here until the thread-safe function exists and owns it (a worker terminated during
+  // module initialisation makes Completion::New throw).
+  std::unique_ptr<WaiterPool> owned(new WaiterPool());
+  WaiterPool* pool = owned.get();
   pool->env_ = env;
   // No JS callback: DeliverWaitResult settles promises itself. Unlimited queue (a waiter thread
   // never blocks on posting), one "thread" reference held by the pool until Shutdown.
   pool->completion_ = Completion::New(env, "shmring.futexWaitAsync", 0, 1, pool,
                                       OnCompletionFinalized, static_cast<void*>(nullptr));
+  owned.release();
   // Idle: the loop is only kept alive while a wait is unsettled (Ref in Submit).
   pool->completion_.Unref(env);
   // Registered after the thread-safe function was created, so that it runs before Node's own
@@ -158,29 +166,34 @@ Napi::Object WaiterPool::Submit(Napi::Env env, SharedMemory memory, size_t byte_
   handle.Set("cancel", Napi::Function::New(
                            env,
                            [this, weak](const Napi::CallbackInfo& info) {
-                             if (std::shared_ptr<AsyncWait> pending = weak.lock()) {
-                               Cancel(info.Env(), pending);
-                             }
+                             CallAtBoundary(info.Env(), [&] {
+                               if (std::shared_ptr<AsyncWait> pending = weak.lock()) {
+                                 Cancel(info.Env(), pending);
+                               }
+                             });
                            },
                            "cancel"));
   return handle;
 }
 
-void WaiterPool::Settle(Napi::Env env, AsyncWait& wait, const char* result) {
+void WaiterPool::MarkSettled(Napi::Env env, AsyncWait& wait) {
+  // Before the promise is touched: resolving fails (throws) when the environment is being torn
+  // down, and the bookkeeping must hold even then.
   wait.settled = true;
-  wait.deferred.Resolve(Napi::String::New(env, result));
   if (--unsettled_ == 0) completion_.Unref(env);  // nothing pending: let the process exit
 }
 
 void WaiterPool::Cancel(Napi::Env env, const std::shared_ptr<AsyncWait>& wait) {
   if (wait->settled) return;  // already resolved (or cancelled): cancel is idempotent
-  // Unsettled means the completion has not been delivered, so memory.keep_alive still holds the
-  // word's mapping: waking it below (fallback mode) is safe.
-  Settle(env, *wait, "cancelled");
-  // Wake the thread through its private cancel word. With futex_waitv the kernel compares that
-  // word atomically with going to sleep, so a cancel racing the start of the wait is never lost;
-  // no wake-up is sent to the ring word, and other waiters on it (other processes) see nothing.
+  MarkSettled(env, *wait);
+  // Unsettled until now means the completion has not been delivered, so memory.keep_alive still
+  // holds the word's mapping: waking it below (fallback mode) is safe. Wake the thread through its
+  // private cancel word. With futex_waitv the kernel compares that word atomically with going to
+  // sleep, so a cancel racing the start of the wait is never lost; no wake-up is sent to the ring
+  // word, and other waiters on it (other processes) see nothing. Done before resolving, which
+  // may throw at teardown.
   shmring::futex_cancel(&wait->cancel_word, wait->word);
+  wait->deferred.Resolve(Napi::String::New(env, "cancelled"));
 }
 
 void WaiterPool::ThreadMain(Worker* self) {
@@ -207,12 +220,24 @@ void WaiterPool::ThreadMain(Worker* self) {
     self->current = wait;
     lock.unlock();
 
-    RunWait(*wait);
+    // Nothing may escape a std::thread's function (std::terminate). A failure here can only be an
+    // allocation failure; the wait then ends as a spurious 'ok', which every caller already
+    // handles by checking the word again.
+    try {
+      RunWait(*wait);
+    } catch (...) {
+      wait->result = shmring::WaitResult::kOk;
+    }
 
     // One reference travels through the completion queue to the JS thread. napi_closing means
     // the environment is being torn down: nobody will read the result.
-    auto* completed = new std::shared_ptr<AsyncWait>(std::move(wait));
-    if (completion_.NonBlockingCall(completed) != napi_ok) delete completed;
+    try {
+      auto* completed = new std::shared_ptr<AsyncWait>(std::move(wait));
+      if (completion_.NonBlockingCall(completed) != napi_ok) delete completed;
+    } catch (...) {
+      // Out of memory: the promise stays pending until cancel() or teardown, like a lost wake-up
+      // of a timeout-less wait; the wait's resources are released with `wait`.
+    }
 
     lock.lock();
     self->current.reset();
@@ -256,10 +281,15 @@ void WaiterPool::Shutdown() {
   workers_.clear();
 }
 
+// Both teardown callbacks are called by Node from C with no handler above them: nothing may
+// escape (joining a thread can in theory throw std::system_error).
 void WaiterPool::OnEnvCleanup(void* arg) {
   WaiterPool* pool = static_cast<WaiterPool*>(arg);
   pool->cleanup_hook_registered_ = false;
-  pool->Shutdown();
+  try {
+    pool->Shutdown();
+  } catch (...) {
+  }
   // Our reference to the thread-safe function: once released, Node finalizes it, which calls
   // OnCompletionFinalized and deletes the pool.
   pool->completion_.Release();
@@ -267,7 +297,10 @@ void WaiterPool::OnEnvCleanup(void* arg) {
 
 void WaiterPool::OnCompletionFinalized(Napi::Env /*env*/, void* /*unused*/, WaiterPool* pool) {
   // Also reached first if Node tears the thread-safe function down before our cleanup hook ran.
-  pool->Shutdown();
+  try {
+    pool->Shutdown();
+  } catch (...) {
+  }
   if (pool->cleanup_hook_registered_) {
     napi_remove_env_cleanup_hook(pool->env_, OnEnvCleanup, pool);
     pool->cleanup_hook_registered_ = false;

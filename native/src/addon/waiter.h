@@ -64,7 +64,10 @@ class WaiterPool {
 
   WaiterPool() = default;
   void ThreadMain(Worker* self);
-  void Settle(Napi::Env env, AsyncWait& wait, const char* result);
+  // JS thread: settles a wait whose completion arrived (DeliverWaitResult).
+  void Deliver(Napi::Env env, AsyncWait& wait);
+  // Marks a wait settled and drops the event-loop reference when none is left; never throws.
+  void MarkSettled(Napi::Env env, AsyncWait& wait);
   void Cancel(Napi::Env env, const std::shared_ptr<AsyncWait>& wait);
   void ReapExitedLocked();
   void Shutdown();

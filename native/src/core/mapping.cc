@@ -11,12 +11,18 @@ namespace shmring {
 
 namespace {
 
-// base address -> length of every live mapping made by map_shared. A mutex rather than anything
-// clever: mapping and unmapping are rare (per ring file, not per record) and may happen on any
-// thread (V8 runs a SharedArrayBuffer's deleter on whichever thread drops the last reference).
+struct Range {
+  size_t length;
+  bool maps_file;  // false once release_pages swapped the file's pages for zero pages
+};
+
+// base address -> every range made by map_shared and not yet unmapped. A mutex rather than
+// anything clever: mapping and unmapping are rare (per ring file, not per record) and may happen
+// on any thread (V8 runs a SharedArrayBuffer's deleter on whichever thread drops the last
+// reference).
 struct Registry {
   std::mutex mutex;
-  std::unordered_map<uintptr_t, size_t> mappings;
+  std::unordered_map<uintptr_t, Range> mappings;
 };
 
 Registry& registry() {
@@ -33,7 +39,7 @@ Result<void*> map_shared(int fd, size_t length, const std::string& path) {
   if (base == MAP_FAILED) return Error::system(errno, "mmap", path);
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  reg.mappings.emplace(reinterpret_cast<uintptr_t>(base), length);
+  reg.mappings.emplace(reinterpret_cast<uintptr_t>(base), Range{length, true});
   return base;
 }
 
@@ -42,7 +48,7 @@ bool unmap(void* base, size_t length) {
   {
     std::lock_guard<std::mutex> lock(reg.mutex);
     auto found = reg.mappings.find(reinterpret_cast<uintptr_t>(base));
-    if (found == reg.mappings.end() || found->second != length) return false;
+    if (found == reg.mappings.end() || found->second.length != length) return false;
     // Erase before munmap, under the lock: a concurrent second release finds nothing and returns,
     // so munmap runs exactly once even if two owners race.
     reg.mappings.erase(found);
@@ -53,17 +59,40 @@ bool unmap(void* base, size_t length) {
   return true;
 }
 
+bool release_pages(void* base, size_t length) {
+  Registry& reg = registry();
+  // mmap under the lock, unlike munmap in unmap(): MAP_FIXED replaces whatever is at the address,
+  // so the range must still be ours while it runs. Holding the lock keeps a concurrent unmap()
+  // (which unregisters under the lock first) from giving the range back to the kernel, and another
+  // mapping from landing there, in between.
+  std::lock_guard<std::mutex> lock(reg.mutex);
+  auto found = reg.mappings.find(reinterpret_cast<uintptr_t>(base));
+  if (found == reg.mappings.end() || found->second.length != length || !found->second.maps_file) {
+    return false;
+  }
+  // MAP_NORESERVE: zero pages that nobody should write are not worth a commit charge.
+  void* replaced = ::mmap(base, length, PROT_READ | PROT_WRITE,
+                          MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // A refusal (ENOMEM) leaves the range registered as mapping its file: unmap() still releases it,
+  // at the latest when the buffer is collected, as without this call.
+  if (replaced == MAP_FAILED) return false;
+  found->second.maps_file = false;
+  return true;
+}
+
 size_t live_mappings() {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
-  return reg.mappings.size();
+  size_t count = 0;
+  for (const auto& entry : reg.mappings) count += entry.second.maps_file ? 1 : 0;
+  return count;
 }
 
 bool is_live_mapping(const void* base, size_t length) {
   Registry& reg = registry();
   std::lock_guard<std::mutex> lock(reg.mutex);
   auto found = reg.mappings.find(reinterpret_cast<uintptr_t>(base));
-  return found != reg.mappings.end() && found->second == length;
+  return found != reg.mappings.end() && found->second.length == length && found->second.maps_file;
 }
 
 }  // namespace shmring
