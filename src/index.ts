@@ -25,6 +25,8 @@ export * as layout from "./layout.js";
 export { RingFile, futexParker } from './file.js';
 export type { RingFileOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
 export { RingFileError } from './errors.js';
+export { RingPeerDeadError } from './errors.js';
+export { PARK_SLICE_MS } from './side.js';
 export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline.js';
 export type {
   StageDescriptor,
