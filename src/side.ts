@@ -42,6 +42,11 @@ export interface SideOptions {
    * usable: after ERR_PEER_DEAD the next wait checks again.
    */
   peerDeath?: 'error' | 'wait';
+  /**
+   * The longest single park in ms (default PARK_SLICE_MS). Infinity parks for the whole timeout:
+   * then a lost wake-up is not recovered, which is what tests that prove the protocol want to see.
+   */
+  parkSliceMs?: number;
 }
 
 /**
@@ -125,6 +130,7 @@ export abstract class RingSide {
   private readonly roleWords: RoleWords;
   private readonly closeController = new AbortController();
   private readonly peerAlive: (() => boolean) | undefined;
+  private readonly parkSliceMs: number;
   private waiting = false;
   protected closed = false;
   /** The role word before this side took it: restored if the attach is refused after all. */
@@ -151,6 +157,15 @@ export abstract class RingSide {
       });
     }
     this.spin = spin;
+    const parkSliceMs = options.parkSliceMs ?? PARK_SLICE_MS;
+    if (typeof parkSliceMs !== 'number' || !(parkSliceMs > 0)) {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: parkSliceMs ${String(parkSliceMs)} is invalid; expected milliseconds > 0 or Infinity`, {
+        field: 'parkSliceMs',
+        value: String(parkSliceMs),
+        expected: '> 0',
+      });
+    }
+    this.parkSliceMs = parkSliceMs;
     const peerDeath = options.peerDeath ?? 'error';
     if (peerDeath !== 'error' && peerDeath !== 'wait') {
       throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: peerDeath ${String(peerDeath)} is invalid; expected 'error' or 'wait'`, {
@@ -272,7 +287,7 @@ export abstract class RingSide {
         if (remaining <= 0) return false;
         if (quietSlice) this.checkPeerAlive();
         this.heartbeat();
-        const result = this.parker.waitSync(this.words, ownDoorbell, bell, Math.min(remaining, PARK_SLICE_MS));
+        const result = this.parker.waitSync(this.words, ownDoorbell, bell, Math.min(remaining, this.parkSliceMs));
         storeSeqCst(this.words, waiting, 0);
         if (this.closed) throw this.closedError();
         quietSlice = result === 'timed-out';
@@ -317,7 +332,7 @@ export abstract class RingSide {
         }
         if (quietSlice) this.checkPeerAlive();
         this.heartbeat();
-        const result = await this.parker.waitAsync(this.words, ownDoorbell, bell, Math.min(remaining, PARK_SLICE_MS), stop);
+        const result = await this.parker.waitAsync(this.words, ownDoorbell, bell, Math.min(remaining, this.parkSliceMs), stop);
         storeSeqCst(this.words, waiting, 0);
         signal?.throwIfAborted();
         if (this.closed) throw this.closedError();

@@ -170,6 +170,17 @@ describe('10.4 poll limits that would never return are refused', () => {
   }
 });
 
+describe('wait options', () => {
+  it('parkSliceMs and peerDeath are checked (ERR_BAD_ARGUMENT naming the field)', () => {
+    const buffer = createRing({ capacity: 256 });
+    for (const [field, value] of [['parkSliceMs', 0], ['parkSliceMs', -5], ['parkSliceMs', Number.NaN], ['peerDeath', 'later']] as const) {
+      expect(() => new RingConsumer(buffer, { [field]: value })).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENT', field, value: String(value) }));
+    }
+    // A refused attach leaves the role free.
+    new RingConsumer(buffer, { parkSliceMs: Infinity, peerDeath: 'wait' }).close();
+  });
+});
+
 describe('10.5 a planted waiting flag costs at most one park slice', () => {
   it('in-memory: consumerWaiting cleared to 0 while read() is parked; the record still arrives', { timeout: HANG_GUARD_MS }, async () => {
     const buffer = createRing({ capacity: 256 });
