@@ -11,6 +11,9 @@ import type { WaitResult } from './parker.js';
 
 export type NativeRole = 'producer' | 'consumer';
 
+/** An opaque handle of native detachAtExit. */
+export type NativeExitHook = { readonly __nativeExitHook: unique symbol };
+
 export interface NativeRingFile {
   /** The whole mapping (header + data) as a SharedArrayBuffer; the same object on every access. */
   readonly buffer: SharedArrayBuffer;
@@ -40,6 +43,10 @@ export interface NativeAddon {
   ): { promise: Promise<WaitResult | 'cancelled'>; cancel(): void };
   liveMappings(): number;
   isRingFileBuffer(buffer: SharedArrayBuffer): boolean;
+  /** Detaches the role of an in-memory ring's side when this thread's environment is torn down (worker.terminate()). */
+  detachAtExit(buffer: SharedArrayBuffer, role: NativeRole): NativeExitHook;
+  /** The side left its role itself: nothing to do at exit. Idempotent. */
+  cancelDetachAtExit(handle: NativeExitHook): void;
   readonly constants: Readonly<Record<string, number>>;
 }
 

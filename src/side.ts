@@ -15,6 +15,7 @@ import { isMainThread } from 'node:worker_threads';
 import { RingClosedError, RingPeerDeadError, RingTimeoutError, RingUsageError, corrupt } from './errors.js';
 import { validateRing, type RingGeometry } from './header.js';
 import { HEADER_LENGTH, ROLE_ATTACHED, ROLE_CLOSED, ROLE_DETACHED } from './layout.js';
+import { loadNative, type NativeAddon, type NativeExitHook } from './native.js';
 import { atomicsParker, type Parker } from './parker.js';
 
 export type Role = 'producer' | 'consumer';
@@ -76,12 +77,32 @@ function releaseEventLoop(): void {
 
 /**
  * Sides of this worker thread still attached. When the thread exits without closing one (natural
- * exit, process.exit(), an uncaught exception; not worker.terminate(), which runs no JavaScript), the
- * role is detached so it is not left attached by a thread that is gone. Not needed in the main
- * thread: the process ends with it (and the kernel drops a ring file's locks).
+ * exit, process.exit(), an uncaught exception), the 'exit' hook detaches the role so it is not left
+ * attached by a thread that is gone. worker.terminate() runs no JavaScript, so an in-memory ring's
+ * side also arms the addon's environment cleanup hook (native exit_hook.h), where the addon loads.
+ * Not needed in the main thread: the process ends with it (and the kernel drops a ring file's
+ * locks; a ring file's side in a worker relies on the 'exit' hook and its file's locks).
  */
 const openSides = new Set<RingSide>();
 let exitHookInstalled = false;
+
+/** The addon for the native exit hook, or null where it cannot load (other platforms, not built). */
+let exitHookAddon: NativeAddon | null | undefined;
+
+function armNativeExitHook(buffer: SharedArrayBuffer, role: Role): NativeExitHook | undefined {
+  if (exitHookAddon === undefined) {
+    try {
+      exitHookAddon = loadNative();
+    } catch {
+      exitHookAddon = null;
+    }
+  }
+  try {
+    return exitHookAddon?.detachAtExit(buffer, role);
+  } catch {
+    return undefined; // best effort: the 'exit' hook still covers every exit but terminate()
+  }
+}
 
 function detachOnThreadExit(side: RingSide): void {
   if (isMainThread) return;
@@ -131,6 +152,8 @@ export abstract class RingSide {
   private readonly closeController = new AbortController();
   private readonly peerAlive: (() => boolean) | undefined;
   private readonly parkSliceMs: number;
+  /** In a worker, for an in-memory ring: the native hook that detaches the role at terminate(). */
+  private exitHook: NativeExitHook | undefined;
   private waiting = false;
   protected closed = false;
   /** The role word before this side took it: restored if the attach is refused after all. */
@@ -175,8 +198,10 @@ export abstract class RingSide {
       });
     }
     this.peerAlive = peerDeath === 'error' ? options.peerAlive : undefined;
-    this.takeRole(options.roleLock ?? 'claim');
+    const roleLock = options.roleLock ?? 'claim';
+    this.takeRole(roleLock);
     detachOnThreadExit(this);
+    if (!isMainThread && roleLock === 'claim') this.exitHook = armNativeExitHook(buffer, role);
   }
 
   /**
@@ -350,6 +375,7 @@ export abstract class RingSide {
     if (this.closed) return;
     this.closed = true;
     openSides.delete(this);
+    if (this.exitHook !== undefined) exitHookAddon?.cancelDetachAtExit(this.exitHook);
     storeRelaxed(this.words, this.roleWords.pid, 0);
     storeSeqCst(this.words, this.roleWords.state, state);
     this.wakePeer();

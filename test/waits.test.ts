@@ -22,6 +22,8 @@ import {
   type RecordView,
 } from '../src/index.js';
 import {
+  CONSUMER_PID_INDEX,
+  CONSUMER_STATE_INDEX,
   CONSUMER_WAITING_INDEX,
   PRODUCER_PID_INDEX,
   PRODUCER_STATE_INDEX,
@@ -362,6 +364,22 @@ describe('10.7 a dead peer surfaces; a closed one ends the stream', () => {
       const producer = ring.file ? ring.file.producer() : new RingProducer(ring.buffer);
       producer.close();
       ring.file?.close();
+    });
+  }
+
+  for (const mode of ['hold-open', 'hold-readSync']) {
+    it(`in-memory: a worker terminated with a side open (${mode}) leaves its role detached (native cleanup hook)`, { timeout: HANG_GUARD_MS }, async () => {
+      const ring = makeRing('in-memory');
+      const { worker, messages, exit } = startWorker({ mode, ...ring.share });
+      const [stateIndex, pidIndex] = mode === 'hold-open' ? [PRODUCER_STATE_INDEX, PRODUCER_PID_INDEX] : [CONSUMER_STATE_INDEX, CONSUMER_PID_INDEX];
+      expect(await until(() => messages.length > 0, exit)).toBe(true);
+      expect(Atomics.load(ring.words, stateIndex)).toBe(ROLE_ATTACHED);
+      await worker.terminate();
+      await exit;
+      expect(Atomics.load(ring.words, stateIndex)).toBe(ROLE_DETACHED);
+      expect(Atomics.load(ring.words, pidIndex)).toBe(0);
+      const successor = mode === 'hold-open' ? new RingProducer(ring.buffer) : new RingConsumer(ring.buffer);
+      successor.close();
     });
   }
 });

@@ -7,6 +7,8 @@
 //   sync-<op>      blocks in readSync/pollSync/writeSync/claimSync without a timeout (the parent
 //                  terminates it); control[1] = 1 just before it blocks.
 //   exit-open      attaches a producer and returns without close(): the thread just ends.
+//   hold-open      attaches a producer and stays busy (a timer) until terminated.
+//   hold-readSync  attaches a consumer and blocks in readSync() until terminated.
 import { parentPort, workerData } from 'node:worker_threads';
 import { RingConsumer, RingFile, RingProducer } from '../../dist/index.js';
 
@@ -78,6 +80,17 @@ switch (mode) {
     producerOf();
     parentPort.postMessage({ code: 'attached' });
     break;
+  case 'hold-open':
+    producerOf();
+    setInterval(() => undefined, 1000);
+    parentPort.postMessage({ code: 'attached' });
+    break;
+  case 'hold-readSync': {
+    const consumer = consumerOf();
+    parentPort.postMessage({ code: 'attached' });
+    consumer.readSync();
+    break;
+  }
   default:
     throw new Error(`unknown mode ${mode}`);
 }

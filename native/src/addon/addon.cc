@@ -12,6 +12,7 @@
 //   futexWake(sab, byteOffset, count?) -> number
 //   futexWaitAsync(sab, byteOffset, expected, timeoutMs) -> { promise, cancel() }
 //   liveMappings() -> number;  isRingFileBuffer(sab) -> boolean;  constants: { NAME: value }
+//   detachAtExit(sab, role) -> handle;  cancelDetachAtExit(handle)   (exit_hook.h)
 #include <napi.h>
 
 #include <climits>
@@ -20,6 +21,7 @@
 #include <string>
 
 #include "addon_state.h"
+#include "exit_hook.h"
 #include "js_error.h"
 #include "ring_file_wrap.h"
 #include "sab.h"
@@ -215,6 +217,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("futexWaitAsync", Napi::Function::New<FutexWaitAsync>(env, "futexWaitAsync"));
   exports.Set("liveMappings", Napi::Function::New<LiveMappings>(env, "liveMappings"));
   exports.Set("isRingFileBuffer", Napi::Function::New<IsRingFileBuffer>(env, "isRingFileBuffer"));
+  exports.Set("detachAtExit", Napi::Function::New<DetachAtExit>(env, "detachAtExit"));
+  exports.Set("cancelDetachAtExit", Napi::Function::New<CancelDetachAtExit>(env, "cancelDetachAtExit"));
   exports.Set("constants", Constants(env));
   return exports;
 }
