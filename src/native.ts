@@ -43,8 +43,8 @@ export interface NativeAddon {
   ): { promise: Promise<WaitResult | 'cancelled'>; cancel(): void };
   liveMappings(): number;
   isRingFileBuffer(buffer: SharedArrayBuffer): boolean;
-  /** Detaches the role of an in-memory ring's side when this thread's environment is torn down (worker.terminate()). */
-  detachAtExit(buffer: SharedArrayBuffer, role: NativeRole): NativeExitHook;
+  /** Detaches the role of an in-memory ring's side when this thread's environment is torn down (worker.terminate()); undefined if it cannot (never throws). */
+  detachAtExit(buffer: SharedArrayBuffer, role: NativeRole): NativeExitHook | undefined;
   /** The side left its role itself: nothing to do at exit. Idempotent. */
   cancelDetachAtExit(handle: NativeExitHook): void;
   readonly constants: Readonly<Record<string, number>>;

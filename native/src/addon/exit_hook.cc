@@ -57,7 +57,9 @@ void OnHandleFinalize(napi_env env, void* data, void* /*hint*/) {
 
 }  // namespace
 
-Napi::Value DetachAtExit(const Napi::CallbackInfo& info) {
+namespace {
+
+Napi::Value DetachAtExitOrThrow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SharedMemory memory;
   if (!GetSharedArrayBuffer(info[0], &memory)) {
@@ -101,20 +103,37 @@ Napi::Value DetachAtExit(const Napi::CallbackInfo& info) {
   return Napi::Value(env, handle);
 }
 
-Napi::Value CancelDetachAtExit(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool tagged = false;
-  if (!info[0].IsExternal() ||
-      napi_check_object_type_tag(env, info[0], &kExitDetachTag, &tagged) != napi_ok || !tagged) {
-    ThrowArgumentError(env, JsErrorKind::kTypeError, "ERR_BAD_ARGUMENT", "handle", info[0],
-                       "a handle from detachAtExit");
+}  // namespace
+
+// Best effort, and never throws past this frame (STYLE.md 14): a worker that is being torn down
+// fails every N-API call, and an exception that cannot reach JS would end in std::terminate. The
+// caller treats undefined as "no hook" (the JS 'exit' hook still covers every exit but terminate()).
+Napi::Value DetachAtExit(const Napi::CallbackInfo& info) {
+  try {
+    return DetachAtExitOrThrow(info);
+  } catch (...) {
+    return Napi::Value();
   }
-  auto* detach = info[0].As<Napi::External<ExitDetach>>().Data();
+}
+
+Napi::Value CancelDetachAtExit(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  napi_value handle = info[0];
+  napi_valuetype type = napi_undefined;
+  bool tagged = false;
+  // Anything but one of our handles is ignored: this is only ever called by src/side.ts.
+  if (napi_typeof(env, handle, &type) != napi_ok || type != napi_external ||
+      napi_check_object_type_tag(env, handle, &kExitDetachTag, &tagged) != napi_ok || !tagged) {
+    return Napi::Value();
+  }
+  void* data = nullptr;
+  if (napi_get_value_external(env, handle, &data) != napi_ok) return Napi::Value();
+  auto* detach = static_cast<ExitDetach*>(data);
   if (detach->armed) {
     napi_remove_env_cleanup_hook(env, OnEnvCleanup, detach);
     detach->armed = false;
   }
-  return env.Undefined();
+  return Napi::Value();
 }
 
 }  // namespace shmring::addon

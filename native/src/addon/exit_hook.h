@@ -15,9 +15,10 @@
 
 namespace shmring::addon {
 
-// detachAtExit(sab, role: 'producer' | 'consumer') -> handle (an external)
+// detachAtExit(sab, role: 'producer' | 'consumer') -> handle (an external), or undefined
 Napi::Value DetachAtExit(const Napi::CallbackInfo& info);
-// cancelDetachAtExit(handle): the side left its role itself. Idempotent.
+// cancelDetachAtExit(handle): the side left its role itself. Idempotent. Neither throws: a failure
+// (a worker being torn down) returns undefined, which src/side.ts reads as "no hook".
 Napi::Value CancelDetachAtExit(const Napi::CallbackInfo& info);
 
 }  // namespace shmring::addon
