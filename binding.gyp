@@ -12,6 +12,7 @@
         "native/src/core/mapping.cc",
         "native/src/core/ring_file.cc",
         "native/src/addon/addon.cc",
+        "native/src/addon/exit_hook.cc",
         "native/src/addon/js_error.cc",
         "native/src/addon/ring_file_wrap.cc",
         "native/src/addon/sab.cc",

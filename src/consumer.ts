@@ -11,6 +11,7 @@ import {
   HEAD_INDEX,
   MAX_TYPE,
   PADDING_TYPE_I32,
+  PRODUCER_PID_INDEX,
   PRODUCER_STATE_INDEX,
   PRODUCER_WAITING_INDEX,
   RECORD_HEADER_LENGTH,
@@ -34,6 +35,20 @@ const BATCHING = -5;
  * it: zero-copy and allocation-free. The bytes are valid only during the call.
  */
 export type RecordHandler = (type: number, data: Uint8Array, offset: number, length: number) => void;
+
+/**
+ * A poll limit must let at least one record through: with 0 a waiting poll would never have a
+ * reason to return (pollAsync looped on microtasks only, pollSync spun), and NaN or a fraction
+ * have no meaning. Infinity means "everything available".
+ */
+function checkLimit(limit: number): void {
+  if (limit === Infinity || (Number.isInteger(limit) && limit >= 1)) return;
+  throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: poll limit ${String(limit)} is invalid; expected an integer >= 1 or Infinity`, {
+    field: 'limit',
+    value: String(limit),
+    expected: 'integer >= 1 or Infinity',
+  });
+}
 
 /**
  * A record read in place (zero-copy). Valid until released: after `release()` the producer may
@@ -133,6 +148,7 @@ export class RingConsumer extends RingSide {
         waiting: CONSUMER_WAITING_INDEX,
         ownDoorbell: DATA_DOORBELL_INDEX,
         peerState: PRODUCER_STATE_INDEX,
+        peerPid: PRODUCER_PID_INDEX,
         peerWaiting: PRODUCER_WAITING_INDEX,
         peerDoorbell: SPACE_DOORBELL_INDEX,
       },
@@ -255,6 +271,7 @@ export class RingConsumer extends RingSide {
    * redelivered forever) and the error propagates.
    */
   poll(handler: RecordHandler, limit = Infinity): number {
+    checkLimit(limit);
     this.checkNotHeld();
     if (this.closed) throw this.closedError();
     const recordWords = this.recordWords;
@@ -428,6 +445,7 @@ export class RingConsumer extends RingSide {
 
   /** Like poll(), but waits (without blocking the thread) until at least one record or the end. Resolves 0 at the end. */
   async pollAsync(handler: RecordHandler, limit = Infinity, options?: WaitOptions): Promise<number> {
+    checkLimit(limit);
     const timeout = timeoutOf(options);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     for (;;) {
@@ -440,6 +458,7 @@ export class RingConsumer extends RingSide {
 
   /** Like poll(), but blocks the thread until at least one record, the end (0), or the timeout (0). */
   pollSync(handler: RecordHandler, limit = Infinity, timeoutMs = Infinity): number {
+    checkLimit(limit);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     for (;;) {
       const count = this.poll(handler, limit);
@@ -473,6 +492,11 @@ export class RingConsumer extends RingSide {
   close(options: { detach?: boolean } = {}): void {
     if (this.closed) return;
     this.leaveRole(options.detach === true ? ROLE_DETACHED : ROLE_CLOSED);
+  }
+
+  /** @internal */
+  detachAtExit(): void {
+    this.close({ detach: true });
   }
 
   stats(): ConsumerStats {

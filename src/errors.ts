@@ -42,7 +42,9 @@ export type RingErrorCode =
   | 'ERR_WRONG_OWNER'
   // Lifecycle.
   | 'ERR_CLOSED'
-  | 'ERR_TIMEOUT';
+  | 'ERR_TIMEOUT'
+  // The peer's holder is gone without leaving its role (a ring file's OFD lock is free while its state says attached).
+  | 'ERR_PEER_DEAD';
 
 export interface RingErrorDetails {
   field?: string;
@@ -86,6 +88,14 @@ export class RingFileError extends RingError {
     this.path = details.path;
   }
 }
+
+/**
+ * The peer died without leaving its role: a waiting side learned it from the peer's ring-file lock
+ * (free while the peer's state word still says attached). `field`/`value` name the peer's last pid.
+ * Records it published before dying were all delivered first. Distinct from RingClosedError: a peer
+ * that closed normally gives the end of the stream (or ERR_CLOSED), never this.
+ */
+export class RingPeerDeadError extends RingError {}
 
 /** A blocking or awaitable operation ran out of time. */
 export class RingTimeoutError extends RingError {}

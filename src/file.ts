@@ -48,8 +48,8 @@ export interface RingFileOpenOptions {
   owner?: number | 'self';
 }
 
-/** Side options for ring files: the parker and role lock are the file's own. */
-export type FileSideOptions = Omit<SideOptions, 'parker' | 'roleLock'>;
+/** Side options for ring files: the parker, role lock and peer liveness are the file's own. */
+export type FileSideOptions = Omit<SideOptions, 'parker' | 'roleLock' | 'peerAlive'>;
 
 export interface PeerStats {
   pid: number;
@@ -250,13 +250,26 @@ export class RingFile {
    * Takes the producer role (refused with ERR_ROLE_TAKEN naming the holder's pid while another live
    * producer holds it) and returns a producer that continues after the last published record.
    */
-  producer(options: FileSideOptions & Omit<ProducerOptions, 'parker' | 'roleLock'> = {}): RingProducer {
-    return this.attach('producer', () => new RingProducer(this.buffer, { ...options, parker: futexParker(), roleLock: 'external' }));
+  producer(options: FileSideOptions & Omit<ProducerOptions, 'parker' | 'roleLock' | 'peerAlive'> = {}): RingProducer {
+    return this.attach('producer', () =>
+      new RingProducer(this.buffer, { ...options, parker: futexParker(), roleLock: 'external', peerAlive: () => this.roleAlive('consumer') }),
+    );
   }
 
   /** Takes the consumer role; the consumer resumes at the last released record. */
   consumer(options: FileSideOptions = {}): RingConsumer {
-    return this.attach('consumer', () => new RingConsumer(this.buffer, { ...options, parker: futexParker(), roleLock: 'external' }));
+    return this.attach('consumer', () =>
+      new RingConsumer(this.buffer, { ...options, parker: futexParker(), roleLock: 'external', peerAlive: () => this.roleAlive('producer') }),
+    );
+  }
+
+  /**
+   * For a parked side's liveness check (FORMAT.md §6): a side of this same RingFile holds its lock
+   * through our own descriptor, which F_OFD_GETLK does not report, so it counts as alive directly.
+   */
+  private roleAlive(role: NativeRole): boolean {
+    for (const side of this.sides) if ((role === 'producer') === side instanceof RingProducer) return true;
+    return !this.closed && this.handle.roleHeld(role);
   }
 
   private attach<T extends RingProducer | RingConsumer>(role: NativeRole, make: () => T): T {

@@ -28,6 +28,8 @@ export type { RingFileOptions, RingFileOpenOptions, RingFileStats, PeerStats, Fi
 export { RingFileError } from './errors.js';
 export { nativeInfo } from './native.js';
 export type { NativeInfo } from './native.js';
+export { RingPeerDeadError } from './errors.js';
+export { PARK_SLICE_MS } from './side.js';
 export { Pipeline, PipelineError, runPipeline, MAX_PIPELINE_TYPE } from './pipeline/index.js';
 export type {
   StageDescriptor,

@@ -11,6 +11,9 @@ import type { WaitResult } from './parker.js';
 
 export type NativeRole = 'producer' | 'consumer';
 
+/** An opaque handle of native detachAtExit. */
+export type NativeExitHook = { readonly __nativeExitHook: unique symbol };
+
 export interface NativeRingFile {
   /** The whole mapping (header + data) as a SharedArrayBuffer; the same object on every access. */
   readonly buffer: SharedArrayBuffer;
@@ -48,6 +51,10 @@ export interface NativeAddon {
   ): { promise: Promise<WaitResult | 'cancelled'>; cancel(): void };
   liveMappings(): number;
   isRingFileBuffer(buffer: SharedArrayBuffer): boolean;
+  /** Detaches the role of an in-memory ring's side when this thread's environment is torn down (worker.terminate()); undefined if it cannot (never throws). */
+  detachAtExit(buffer: SharedArrayBuffer, role: NativeRole): NativeExitHook | undefined;
+  /** The side left its role itself: nothing to do at exit. Idempotent. */
+  cancelDetachAtExit(handle: NativeExitHook): void;
   readonly constants: Readonly<Record<string, number>>;
   /** How ring-file SharedArrayBuffers are made (native/src/addon/sab.cc): see NativeInfo.sabPath. */
   readonly sabPath: 'node-api' | 'v8';

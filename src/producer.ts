@@ -3,6 +3,7 @@ import { loadAcquire, storeSeqCst } from './atomics.js';
 import { RingClosedError, RingUsageError, badPayload, corrupt } from './errors.js';
 import { RecordBatchWriter } from './batch.js';
 import {
+  CONSUMER_PID_INDEX,
   CONSUMER_STATE_INDEX,
   CONSUMER_WAITING_INDEX,
   DATA_DOORBELL_INDEX,
@@ -127,6 +128,7 @@ export class RingProducer extends RingSide {
         waiting: PRODUCER_WAITING_INDEX,
         ownDoorbell: SPACE_DOORBELL_INDEX,
         peerState: CONSUMER_STATE_INDEX,
+        peerPid: CONSUMER_PID_INDEX,
         peerWaiting: CONSUMER_WAITING_INDEX,
         peerDoorbell: DATA_DOORBELL_INDEX,
       },
@@ -502,6 +504,11 @@ export class RingProducer extends RingSide {
     }
     this.flush();
     this.leaveRole(options.end === false ? ROLE_DETACHED : ROLE_CLOSED);
+  }
+
+  /** @internal A thread that exits without close() cut its stream short: detach, never end it. */
+  detachAtExit(): void {
+    this.close({ end: false });
   }
 
   stats(): ProducerStats {

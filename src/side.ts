@@ -11,9 +11,11 @@ import {
   storeRelaxed,
   storeSeqCst,
 } from './atomics.js';
-import { RingClosedError, RingTimeoutError, RingUsageError, corrupt } from './errors.js';
+import { isMainThread } from 'node:worker_threads';
+import { RingClosedError, RingPeerDeadError, RingTimeoutError, RingUsageError, corrupt } from './errors.js';
 import { validateRing, type RingGeometry } from './header.js';
 import { HEADER_LENGTH, ROLE_ATTACHED, ROLE_CLOSED, ROLE_DETACHED } from './layout.js';
+import { loadNative, type NativeAddon, type NativeExitHook } from './native.js';
 import { atomicsParker, type Parker } from './parker.js';
 
 export type Role = 'producer' | 'consumer';
@@ -28,6 +30,94 @@ export interface SideOptions {
    * holder. 'external': the caller already holds the role (ring files hold an OFD lock), just attach.
    */
   roleLock?: 'claim' | 'external';
+  /**
+   * Whether a live holder still has the peer's role (ring files: its OFD lock). Asked only when a
+   * park slice ends with nothing to do while the peer's state says attached; false ends the wait
+   * with ERR_PEER_DEAD. Absent (in-memory rings): the peer is assumed alive.
+   */
+  peerAlive?: () => boolean;
+  /**
+   * What a wait does when the peer died holding its role (ring files; see `peerAlive`):
+   * 'error' (default) ends it with RingPeerDeadError (ERR_PEER_DEAD); 'wait' keeps waiting for a
+   * successor to take the role over (a supervisor restarts the peer). Either way the side stays
+   * usable: after ERR_PEER_DEAD the next wait checks again.
+   */
+  peerDeath?: 'error' | 'wait';
+  /**
+   * The longest single park in ms (default PARK_SLICE_MS). Infinity parks for the whole timeout:
+   * then a lost wake-up is not recovered, which is what tests that prove the protocol want to see.
+   */
+  parkSliceMs?: number;
+}
+
+/**
+ * The longest single park (ms), the same as the Go peer's DefaultParkTimeout. Every park is cut into
+ * slices and each slice re-stores the waiting flag and re-checks positions, states and the peer's
+ * liveness: a wake-up lost to a planted flag costs at most one slice, a dead peer is noticed within
+ * one, and a thread blocked in a sync wait returns to JavaScript often enough for worker.terminate()
+ * (V8 acts on it only when JavaScript runs) to take effect.
+ */
+export const PARK_SLICE_MS = 50;
+
+/**
+ * One ref'd timer keeps this thread's event loop alive while any async wait is pending: a pending
+ * Atomics.waitAsync does not, so a worker (or process) whose only work is `await consumer.read()`
+ * would exit with code 13 mid-wait. Created once per thread, ref'd and unref'd, never per wait.
+ */
+let keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+let pendingAsyncWaits = 0;
+
+function holdEventLoop(): void {
+  if (pendingAsyncWaits++ === 0) (keepAliveTimer ??= setInterval(() => undefined, 0x7fffffff)).ref();
+}
+
+function releaseEventLoop(): void {
+  if (--pendingAsyncWaits === 0) keepAliveTimer?.unref();
+}
+
+/**
+ * Sides of this worker thread still attached. When the thread exits without closing one (natural
+ * exit, process.exit(), an uncaught exception), the 'exit' hook detaches the role so it is not left
+ * attached by a thread that is gone. worker.terminate() runs no JavaScript, so an in-memory ring's
+ * side also arms the addon's environment cleanup hook (native exit_hook.h), where the addon loads.
+ * Not needed in the main thread: the process ends with it (and the kernel drops a ring file's
+ * locks; a ring file's side in a worker relies on the 'exit' hook and its file's locks).
+ */
+const openSides = new Set<RingSide>();
+let exitHookInstalled = false;
+
+/** The addon for the native exit hook, or null where it cannot load (other platforms, not built). */
+let exitHookAddon: NativeAddon | null | undefined;
+
+function armNativeExitHook(buffer: SharedArrayBuffer, role: Role): NativeExitHook | undefined {
+  if (exitHookAddon === undefined) {
+    try {
+      exitHookAddon = loadNative();
+    } catch {
+      exitHookAddon = null;
+    }
+  }
+  try {
+    return exitHookAddon?.detachAtExit(buffer, role);
+  } catch {
+    return undefined; // best effort: the 'exit' hook still covers every exit but terminate()
+  }
+}
+
+function detachOnThreadExit(side: RingSide): void {
+  if (isMainThread) return;
+  openSides.add(side);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const open of [...openSides]) {
+      try {
+        open.detachAtExit();
+      } catch {
+        // Nothing can be reported from a thread that is exiting; the next side still detaches.
+      }
+    }
+  });
 }
 
 interface RoleWords {
@@ -37,8 +127,9 @@ interface RoleWords {
   waiting: number;
   /** The doorbell this side parks on. */
   ownDoorbell: number;
-  /** The peer's state word, and the doorbell/flag used to wake the peer. */
+  /** The peer's state and pid words, and the doorbell/flag used to wake the peer. */
   peerState: number;
+  peerPid: number;
   peerWaiting: number;
   peerDoorbell: number;
 }
@@ -59,6 +150,10 @@ export abstract class RingSide {
   protected readonly role: Role;
   private readonly roleWords: RoleWords;
   private readonly closeController = new AbortController();
+  private readonly peerAlive: (() => boolean) | undefined;
+  private readonly parkSliceMs: number;
+  /** In a worker, for an in-memory ring: the native hook that detaches the role at terminate(). */
+  private exitHook: NativeExitHook | undefined;
   private waiting = false;
   protected closed = false;
   /** The role word before this side took it: restored if the attach is refused after all. */
@@ -85,8 +180,35 @@ export abstract class RingSide {
       });
     }
     this.spin = spin;
-    this.takeRole(options.roleLock ?? 'claim');
+    const parkSliceMs = options.parkSliceMs ?? PARK_SLICE_MS;
+    if (typeof parkSliceMs !== 'number' || !(parkSliceMs > 0)) {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: parkSliceMs ${String(parkSliceMs)} is invalid; expected milliseconds > 0 or Infinity`, {
+        field: 'parkSliceMs',
+        value: String(parkSliceMs),
+        expected: '> 0',
+      });
+    }
+    this.parkSliceMs = parkSliceMs;
+    const peerDeath = options.peerDeath ?? 'error';
+    if (peerDeath !== 'error' && peerDeath !== 'wait') {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: peerDeath ${String(peerDeath)} is invalid; expected 'error' or 'wait'`, {
+        field: 'peerDeath',
+        value: String(peerDeath),
+        expected: "'error' | 'wait'",
+      });
+    }
+    this.peerAlive = peerDeath === 'error' ? options.peerAlive : undefined;
+    const roleLock = options.roleLock ?? 'claim';
+    this.takeRole(roleLock);
+    detachOnThreadExit(this);
+    if (!isMainThread && roleLock === 'claim') this.exitHook = armNativeExitHook(buffer, role);
   }
+
+  /**
+   * @internal Leaves the role without ending anything (producer: no end of stream; consumer: a
+   * successor may attach), for a thread that exits with this side still open.
+   */
+  abstract detachAtExit(): void;
 
   private takeRole(mode: 'claim' | 'external'): void {
     const { state, pid } = this.roleWords;
@@ -126,6 +248,8 @@ export abstract class RingSide {
   /**
    * Wakes the peer if it flagged that it is parked (FORMAT.md §6). Called after every store of this
    * side's position or state; the common case is one load of a rarely-written line and no syscall.
+   * Any non-zero flag counts as "waiting" (a waiter stores exactly 1; Go agrees): a planted odd
+   * value costs a needless wake, never a lost one.
    */
   protected wakePeer(): void {
     if (loadSeqCst(this.words, this.roleWords.peerWaiting) !== 0) {
@@ -146,27 +270,52 @@ export abstract class RingSide {
   }
 
   /**
+   * Ring files: after a slice that nobody rang, whether the peer's role is still held by a live
+   * holder while its state word says attached. State, lock, state again: a holder that closes sets
+   * its state before it drops the lock, so only a holder that died leaves "attached" around a free
+   * lock (a successor re-attaching between the two loads would need a whole close and attach there).
+   */
+  private checkPeerAlive(): void {
+    const peerAlive = this.peerAlive;
+    if (peerAlive === undefined || this.peerState() !== ROLE_ATTACHED) return;
+    const { peerState, peerPid } = this.roleWords;
+    const pid = loadRelaxed(this.words, peerPid);
+    if (peerAlive() || loadSeqCst(this.words, peerState) !== ROLE_ATTACHED || loadRelaxed(this.words, peerPid) !== pid) return;
+    const peer = this.role === 'producer' ? 'consumer' : 'producer';
+    throw new RingPeerDeadError(
+      'ERR_PEER_DEAD',
+      `shmring: the ${peer} (last pid ${pid >>> 0}) died without leaving its role: its ring-file lock is free while ${peer}State still says attached`,
+      { field: `${peer}Pid`, value: pid >>> 0, expected: `a live ${peer} or one that closed` },
+    );
+  }
+
+  /**
    * Blocks the calling thread until `ready()` (which must reload the peer's words) is true or the
-   * timeout passes. Spins first, then parks. Returns false on timeout.
+   * timeout passes. Spins first, then parks in slices of at most PARK_SLICE_MS. Returns false on
+   * timeout; throws ERR_CLOSED if this side closed, ERR_PEER_DEAD if the peer died.
    */
   protected waitUntilSync(ready: () => boolean, timeoutMs: number): boolean {
     this.beginWait();
     for (let i = 0; i < this.spin; i++) if (ready()) return true;
     const { waiting, ownDoorbell } = this.roleWords;
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    let quietSlice = false;
     this.waiting = true;
     try {
       for (;;) {
         // Read the doorbell before flagging: a bump between here and the wait makes the wait return.
+        // The flag is stored again every slice, so a flag cleared by someone else is restored.
         const bell = loadSeqCst(this.words, ownDoorbell);
         storeSeqCst(this.words, waiting, 1);
         if (ready()) return true;
         const remaining = deadline - performance.now();
         if (remaining <= 0) return false;
+        if (quietSlice) this.checkPeerAlive();
         this.heartbeat();
-        this.parker.waitSync(this.words, ownDoorbell, bell, remaining);
+        const result = this.parker.waitSync(this.words, ownDoorbell, bell, Math.min(remaining, this.parkSliceMs));
         storeSeqCst(this.words, waiting, 0);
         if (this.closed) throw this.closedError();
+        quietSlice = result === 'timed-out';
       }
     } finally {
       storeSeqCst(this.words, waiting, 0);
@@ -175,8 +324,9 @@ export abstract class RingSide {
   }
 
   /**
-   * The awaitable form of waitUntilSync: never blocks the thread. Rejects with the signal's reason on
-   * abort, RingClosedError when this side is closed, RingTimeoutError when the timeout passes.
+   * The awaitable form of waitUntilSync: never blocks the thread, and keeps the event loop alive
+   * while pending. Rejects with the signal's reason on abort, RingClosedError when this side is
+   * closed, RingPeerDeadError when the peer died, RingTimeoutError when the timeout passes.
    */
   protected async waitUntilAsync(
     ready: () => boolean,
@@ -190,7 +340,9 @@ export abstract class RingSide {
     const { waiting, ownDoorbell } = this.roleWords;
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const stop = signal ? AbortSignal.any([signal, this.closeController.signal]) : this.closeController.signal;
+    let quietSlice = false;
     this.waiting = true;
+    holdEventLoop();
     try {
       for (;;) {
         const bell = loadSeqCst(this.words, ownDoorbell);
@@ -203,15 +355,18 @@ export abstract class RingSide {
             value: requestedTimeoutMs,
           });
         }
+        if (quietSlice) this.checkPeerAlive();
         this.heartbeat();
-        await this.parker.waitAsync(this.words, ownDoorbell, bell, remaining, stop);
+        const result = await this.parker.waitAsync(this.words, ownDoorbell, bell, Math.min(remaining, this.parkSliceMs), stop);
         storeSeqCst(this.words, waiting, 0);
         signal?.throwIfAborted();
         if (this.closed) throw this.closedError();
+        quietSlice = result === 'timed-out';
       }
     } finally {
       storeSeqCst(this.words, waiting, 0);
       this.waiting = false;
+      releaseEventLoop();
     }
   }
 
@@ -219,6 +374,8 @@ export abstract class RingSide {
   protected leaveRole(state: number): void {
     if (this.closed) return;
     this.closed = true;
+    openSides.delete(this);
+    if (this.exitHook !== undefined) exitHookAddon?.cancelDetachAtExit(this.exitHook);
     storeRelaxed(this.words, this.roleWords.pid, 0);
     storeSeqCst(this.words, this.roleWords.state, state);
     this.wakePeer();

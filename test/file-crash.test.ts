@@ -28,7 +28,8 @@ describe('kill -9', () => {
     const path = shmTestPath('kill');
     const maxLength = 300;
     const file = RingFile.create(path, { capacity: 1 << 15, maxRecordLength: maxLength });
-    const consumer = file.consumer({ spin: 0 });
+    // Waits through each producer's death for its successor (by default a dead peer is ERR_PEER_DEAD).
+    const consumer = file.consumer({ spin: 0, peerDeath: 'wait' });
     let next = 0;
     let failure: string | null = null;
     const handler = (type: number, data: Uint8Array, offset: number, length: number): void => {
@@ -92,7 +93,8 @@ describe('kill -9', () => {
     const seed = 99;
     const file = RingFile.create(path, { capacity: 1 << 13, maxRecordLength: maxLength });
     const total = 100_000;
-    const producer = runNodeChild('file-producer.mjs', { path, count: total, seed, maxLength, spin: 0 });
+    // The producer waits through the consumer's death for its successor.
+    const producer = runNodeChild('file-producer.mjs', { path, count: total, seed, maxLength, spin: 0, peerDeath: 'wait' });
     const killAt = 20_000;
     let report: { released: number; holding: boolean } | undefined;
     const first = await runNodeChild(

@@ -9,6 +9,9 @@
  * Waiter:   d = load(doorbell); store(waiting, 1); [recheck] if peer moved: return;
  *           [after-recheck] ...; [park] wait(doorbell, d)
  * Notifier: store(position or state); if load(waiting): add(doorbell, 1), wake
+ *
+ * Every side here parks unsliced (parkSliceMs: Infinity): a slice would recover a lost wake-up
+ * after 50 ms and hide it, and on a loaded machine an honest wait may outlast a slice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingConsumer, RingProducer, createRing, type RecordView } from '../src/index.js';
@@ -83,7 +86,7 @@ describe('consumer going to park while the producer publishes', () => {
   /** Starts the consumer worker, lets it run to `hold`, and returns once it is stopped there. */
   async function consumerHeldAt(hold: Hold, operations = 1) {
     const ring = newRing();
-    const producer = new RingProducer(ring.buffer, { publish: 'eager', spin: 0 });
+    const producer = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager', spin: 0 });
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'consumer', hold, operations });
     await waitForValue(ring.control, STEP, 1);
     return { ...ring, producer, worker };
@@ -130,7 +133,7 @@ describe('consumer going to park while the producer publishes', () => {
   it('(b) publish while the consumer is really asleep in its async wait: the wake finds it parked', async () => {
     const ring = newRing();
     const parks = countingParker();
-    const consumer = new RingConsumer(ring.buffer, { spin: 0, parker: parks.parker });
+    const consumer = new RingConsumer(ring.buffer, { parkSliceMs: Infinity, spin: 0, parker: parks.parker });
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'producer-actor', action: 'publish' });
     await waitForValue(ring.control, ATTACHED, 1);
     const pending = consumer.read({ timeout: 30_000 });
@@ -152,7 +155,7 @@ describe('consumer going to park while the producer publishes', () => {
 
   it('publish racing the consumer on its way to park, unforced, 300 rounds: every round in the listed outcomes', async () => {
     const ring = newRing();
-    const producer = new RingProducer(ring.buffer, { publish: 'eager', spin: 0 });
+    const producer = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager', spin: 0 });
     const rounds = 300;
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'consumer', rounds });
     for (let round = 0; round < rounds; round++) {
@@ -183,7 +186,7 @@ describe('(c) end of stream racing a consumer going to park', () => {
   for (const [hold, parks] of cases) {
     it(`close() at '${hold}': the consumer sees the end, no sleep`, async () => {
       const ring = newRing();
-      const producer = new RingProducer(ring.buffer, { publish: 'eager', spin: 0 });
+      const producer = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager', spin: 0 });
       const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'consumer', hold });
       await waitForValue(ring.control, STEP, 1);
       const bell = Atomics.load(ring.words, DATA_DOORBELL_INDEX);
@@ -197,7 +200,7 @@ describe('(c) end of stream racing a consumer going to park', () => {
 
   it('close() with an unpublished batch while the consumer is parked: the batch, then the end', async () => {
     const ring = newRing();
-    const producer = new RingProducer(ring.buffer, { publish: 'manual', spin: 0 });
+    const producer = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'manual', spin: 0 });
     producer.tryWrite(new Uint8Array(8).fill(1), 1);
     producer.tryWrite(new Uint8Array(8).fill(2), 2);
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'consumer', hold: 'park', operations: 3 });
@@ -212,7 +215,7 @@ describe('(c) end of stream racing a consumer going to park', () => {
   it('close() while the consumer is asleep in read(): the wake finds it, read() resolves null', async () => {
     const ring = newRing();
     const parks = countingParker();
-    const consumer = new RingConsumer(ring.buffer, { spin: 0, parker: parks.parker });
+    const consumer = new RingConsumer(ring.buffer, { parkSliceMs: Infinity, spin: 0, parker: parks.parker });
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'producer-actor', action: 'close' });
     await waitForValue(ring.control, ATTACHED, 1);
     const pending = consumer.read({ timeout: 30_000 });
@@ -231,10 +234,10 @@ describe('(d) the consumer releasing while the producer goes from its full check
   /** The ring is full (4 records of 56 bytes, types 0..3) and the worker's producer stops at `hold` trying to write one more. */
   async function producerHeldAt(hold: Hold) {
     const ring = newRing();
-    const filler = new RingProducer(ring.buffer, { publish: 'eager' });
+    const filler = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager' });
     for (let type = 0; type < 4; type++) expect(filler.tryWrite(new Uint8Array(56).fill(type), type)).toBe(true);
     filler.close({ end: false });
-    const consumer = new RingConsumer(ring.buffer, { spin: 0 });
+    const consumer = new RingConsumer(ring.buffer, { parkSliceMs: Infinity, spin: 0 });
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'producer', hold, payloadLength: 56 });
     await waitForValue(ring.control, STEP, 1);
     return { ...ring, consumer, worker };
@@ -277,7 +280,7 @@ describe('(d) the consumer releasing while the producer goes from its full check
   it('release while the producer is asleep in write(): the wake finds it, write() resolves', async () => {
     const ring = newRing();
     const parks = countingParker();
-    const producer = new RingProducer(ring.buffer, { publish: 'eager', spin: 0, parker: parks.parker });
+    const producer = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager', spin: 0, parker: parks.parker });
     for (let type = 0; type < 4; type++) expect(producer.tryWrite(new Uint8Array(56).fill(type), type)).toBe(true);
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'consumer-actor', action: 'release' });
     await waitForValue(ring.control, ATTACHED, 1);
@@ -298,7 +301,7 @@ describe('(d) the consumer releasing while the producer goes from its full check
   it('consumer close while the producer is asleep in write(): write() rejects with ERR_CLOSED', async () => {
     const ring = newRing();
     const parks = countingParker();
-    const producer = new RingProducer(ring.buffer, { publish: 'eager', spin: 0, parker: parks.parker });
+    const producer = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager', spin: 0, parker: parks.parker });
     for (let type = 0; type < 4; type++) producer.tryWrite(new Uint8Array(56).fill(type), type);
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'consumer-actor', action: 'close' });
     await waitForValue(ring.control, ATTACHED, 1);
@@ -314,10 +317,10 @@ describe('(d) the consumer releasing while the producer goes from its full check
 
   it('release racing the producer on its way to park, unforced, 300 rounds: every round in the listed outcomes', async () => {
     const ring = newRing();
-    const filler = new RingProducer(ring.buffer, { publish: 'eager' });
+    const filler = new RingProducer(ring.buffer, { parkSliceMs: Infinity, publish: 'eager' });
     for (let type = 0; type < 4; type++) filler.tryWrite(new Uint8Array(56).fill(type), type);
     filler.close({ end: false });
-    const consumer = new RingConsumer(ring.buffer, { spin: 0 });
+    const consumer = new RingConsumer(ring.buffer, { parkSliceMs: Infinity, spin: 0 });
     const rounds = 300;
     const worker = startWorker<Report>('ring-interleave.mjs', { buffer: ring.buffer, control: ring.control, role: 'producer', rounds, payloadLength: 56 });
     const types: number[] = [];

@@ -543,7 +543,8 @@ describe('poll', () => {
     ).toBe(6);
     expect(rest).toEqual([4, 5, 6, 7, 8, 9]);
     expect(headOf(ring)).toBe(tailOf(ring));
-    expect(consumer.poll(() => undefined, 0)).toBe(0);
+    // A limit of 0 would let a waiting poll loop forever (issue 10.4): refused, see test/waits.test.ts.
+    expect(() => consumer.poll(() => undefined, 0)).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENT', field: 'limit' }));
   });
 
   it('a throwing handler consumes the records up to and including its own, and the error propagates', () => {

@@ -310,7 +310,8 @@ describe('kill -9 of Go producers while a Node consumer reads', () => {
     const path = shmTestPath('xlang-kill');
     ringPaths.push(path);
     const file = createTracked(path, 1 << 16, maxLength);
-    const consumer: RingConsumer = file.consumer({ spin: 0 });
+    // Waits through each producer's death for its successor (by default a dead peer is ERR_PEER_DEAD).
+    const consumer: RingConsumer = file.consumer({ spin: 0, peerDeath: 'wait' });
     const checker = new StreamChecker(seed, maxLength);
     // A 64 KiB ring holds at most 8192 records (8-byte slots), so a producer can never be more than
     // that ahead of the consumer; kill points stay that far from the end of the stream.

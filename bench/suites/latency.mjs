@@ -14,9 +14,14 @@
  *   ringfile-process-wakeup  one-way ping latency of ringfile-process-park (publish -> parked
  *                          consumer in the other process running), stamped as ring-thread-wakeup
  *   socket-process         Unix domain socket echo in a child process
+ *   ring-lost-wake         what a lost wake-up costs: one thread, an in-memory ring, a parked
+ *                          read() whose waiting flag is cleared to 0 (planted) before the write, so
+ *                          the notifier does not wake it; write -> read resolved. Bounded by the
+ *                          park slice (PARK_SLICE_MS): the wait notices at the end of its slice
  */
 import { fileURLToPath } from 'node:url';
-import { RingConsumer, RingProducer, createRing } from '../../dist/index.js';
+import { PARK_SLICE_MS, RingConsumer, RingProducer, createRing, layout } from '../../dist/index.js';
+import { storeSeqCst } from '../../dist/atomics.js';
 import { ProcessPeer, WorkerPeer, runInterleaved, toCases } from '../harness.mjs';
 import { ringFiles, shmName } from '../lib/availability.mjs';
 import { nativePingPong } from '../native/pingpong.mjs';
@@ -29,7 +34,7 @@ const SPIN_FOREVER = 1_000_000_000;
 const STALL_MS = 30_000;
 
 export const description =
-  'Ping-pong round trips with one record in flight (µs): rings between threads and processes, spinning and parked, vs postMessage and a Unix socket. Wake-up latency is the one-way figure of a parked consumer: in another thread (in-memory ring) and in another process (ring file). c-thread-spin is the C reference for ring-thread-spin.';
+  'Ping-pong round trips with one record in flight (µs): rings between threads and processes, spinning and parked, vs postMessage and a Unix socket. Wake-up latency is the one-way figure of a parked consumer: in another thread (in-memory ring) and in another process (ring file). c-thread-spin is the C reference for ring-thread-spin. ring-lost-wake is what a lost wake-up costs (a planted waiting flag): bounded by the park slice.';
 
 function latencyContender(transport, label, size, fields) {
   return {
@@ -208,6 +213,42 @@ function socketContender(size) {
   });
 }
 
+/**
+ * A lost wake-up, on purpose: the read parks (its waiter is registered before read() returns), the
+ * flag is planted to 0, the write's notifier sees no waiter. The slice that was running when it
+ * parked ends, the next one re-checks the tail: the worst case of a lost wake-up, one slice.
+ */
+function lostWakeContender(size) {
+  return latencyContender('ring-lost-wake', `in-memory ring, one thread: parked read() with its waiting flag planted to 0 before the write (wake lost; found by the ${PARK_SLICE_MS} ms park slice)`, size, {
+    initialCount: 5,
+    minCount: 3,
+    maxCount: 60,
+    async trial(count) {
+      const buffer = createRing({ capacity: 64 * 1024, maxRecordLength: Math.max(size, 8) });
+      const words = new Int32Array(buffer, 0, layout.HEADER_LENGTH >> 2);
+      const producer = new RingProducer(buffer, { publish: 'eager' });
+      const consumer = new RingConsumer(buffer, { spin: 0 });
+      const payload = makePayload(size);
+      const latency = new Float64Array(count);
+      const heapBefore = process.memoryUsage().heapUsed;
+      const start = performance.now();
+      for (let i = 0; i < count; i++) {
+        const reading = consumer.read();
+        storeSeqCst(words, layout.CONSUMER_WAITING_INDEX, 0);
+        const sent = performance.now();
+        if (!producer.tryWrite(payload, RECORD_TYPE)) throw new Error('lost-wake ring full');
+        const record = await reading;
+        latency[i] = (performance.now() - sent) * 1000;
+        record.release();
+      }
+      const elapsedMs = performance.now() - start;
+      producer.close();
+      consumer.close();
+      return { elapsedMs, heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, rssBytes: process.memoryUsage().rss, latency };
+    },
+  });
+}
+
 function ringFileContender(size, RingFile, mode) {
   let peer;
   const spin = mode === 'spin' ? SPIN_FOREVER : 0;
@@ -257,7 +298,7 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const notes = [`record size ${size} B (the smallest of --sizes)`];
   const rings = await ringFiles();
   const native = nativePingPong();
-  let contenders = [...threadRingContenders(size, SPIN_FOREVER, 'spin'), ...threadRingContenders(size, 0, 'park'), postMessageContender(size), socketContender(size)];
+  let contenders = [...threadRingContenders(size, SPIN_FOREVER, 'spin'), ...threadRingContenders(size, 0, 'park'), postMessageContender(size), socketContender(size), lostWakeContender(size)];
   if (native.available) contenders.splice(1, 0, cReferenceContender(size, native));
   else notes.push(`c-thread-spin (C reference) unavailable: ${native.reason}`);
   if (rings.available) contenders.push(ringFileContender(size, rings.RingFile, 'spin'), ringFileContender(size, rings.RingFile, 'park'));

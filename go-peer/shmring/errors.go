@@ -22,6 +22,8 @@ var (
 	ErrFormat   = errors.New("shmring: not a valid ring file")
 	ErrNotReady = errors.New("shmring: ring not ready (its creator has not finished)")
 	ErrUsage    = errors.New("shmring: usage error")
+	// ErrPeerDead: a blocking call's peer died holding its role (see WaitOptions.WaitThroughPeerDeath).
+	ErrPeerDead = errors.New("shmring: peer died")
 
 	// ErrEndOfStream is returned by blocking reads once the producer has closed the stream
 	// (producerState CLOSED) and every published record has been consumed. It wraps io.EOF so

@@ -4,6 +4,7 @@ package shmring
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"time"
 )
@@ -27,8 +28,10 @@ const (
 	// when its options leave Wait nil. (TypeScript's default is 2000 polls; a Go spin iteration
 	// also yields the processor every spinYieldEvery polls, so it waits longer per iteration.)
 	DefaultSpin = 256
-	// DefaultParkTimeout is the longest single futex sleep. Sleeps are cut into slices so that a
-	// cancelled context is noticed within one slice; no wake-up depends on the slice ending.
+	// DefaultParkTimeout is the longest single futex sleep (the park slice, FORMAT.md §6; Node uses
+	// the same 50 ms). Each slice re-stores the waiting flag and re-checks the position, the peer's
+	// state and, after a slice nobody rang, the peer's liveness: a cancelled context or a dead peer
+	// is noticed within one slice, and a wake-up lost to a planted flag costs at most one.
 	DefaultParkTimeout = 50 * time.Millisecond
 	// spinYieldEvery: while spinning, let other goroutines (maybe the peer, on a small machine)
 	// run every so many iterations.
@@ -47,6 +50,10 @@ type WaitOptions struct {
 	// NeverPark spins (yielding the processor every few iterations) for as long as it waits,
 	// instead of parking after Spin iterations: the lowest latency, at the price of a busy core.
 	NeverPark bool
+	// WaitThroughPeerDeath keeps waiting when the peer died holding its role (its OFD lock is free
+	// while its state says attached), for a successor to take over. By default such a wait ends
+	// with an error wrapping ErrPeerDead.
+	WaitThroughPeerDeath bool
 }
 
 // withDefaults resolves a side's options: nil (left out) is DefaultSpin and DefaultParkTimeout;
@@ -74,6 +81,10 @@ func (options *WaitOptions) check(op string) error {
 // and the doorbell the peer rings.
 type waitWords struct {
 	peerPosition, peerState, waiting, doorbell *uint32
+	// peerPid and peerName describe the peer in an ErrPeerDead error; peerAlive asks its OFD lock.
+	peerPid   *uint32
+	peerName  string
+	peerAlive func() (bool, error)
 }
 
 // waitStats count how parks ended (for tests and benchmarks; one goroutine owns them).
@@ -82,8 +93,10 @@ type waitStats struct {
 }
 
 // notifyPeer is the notifier half: call it after every store of a position or of a final state.
+// Any non-zero flag means "waiting" (a waiter stores exactly 1; Node agrees): a planted odd value
+// costs a needless wake, never a lost one.
 func notifyPeer(peerWaiting, peerDoorbell *uint32) error {
-	if loadSeqCst32(peerWaiting) == 1 {
+	if loadSeqCst32(peerWaiting) != 0 {
 		addSeqCst32(peerDoorbell, 1)
 		return futexWake(peerDoorbell)
 	}
@@ -120,6 +133,7 @@ func awaitPeer(ctx context.Context, words waitWords, seen uint32, options WaitOp
 			}
 		}
 	}
+	quietSlice := false
 	for {
 		if loadAcquire32(words.peerPosition) != seen {
 			return false, nil
@@ -134,6 +148,11 @@ func awaitPeer(ctx context.Context, words waitWords, seen uint32, options WaitOp
 			default:
 			}
 		}
+		if quietSlice && !options.WaitThroughPeerDeath {
+			if err := checkPeerAlive(words); err != nil {
+				return false, err
+			}
+		}
 		expectedDoorbell := loadSeqCst32(words.doorbell)
 		storeSeqCst32(words.waiting, 1)
 		if loadSeqCst32(words.peerPosition) != seen || loadSeqCst32(words.peerState) == RoleClosed {
@@ -146,8 +165,34 @@ func awaitPeer(ctx context.Context, words waitWords, seen uint32, options WaitOp
 		if err != nil {
 			return false, err
 		}
-		if result == futexTimedOut {
+		quietSlice = result == futexTimedOut
+		if quietSlice {
 			stats.parkTimeouts++
 		}
+	}
+}
+
+// checkPeerAlive returns an error wrapping ErrPeerDead if the peer's state says attached while no
+// live holder has its OFD lock. State, lock, state again (with the pid): a holder that closes
+// stores its state before it drops the lock, so only one that died leaves "attached" around a free
+// lock.
+func checkPeerAlive(words waitWords) error {
+	if words.peerAlive == nil || loadSeqCst32(words.peerState) != RoleAttached {
+		return nil
+	}
+	pid := loadRelaxed32(words.peerPid)
+	alive, err := words.peerAlive()
+	if err != nil || alive {
+		return err
+	}
+	if loadSeqCst32(words.peerState) != RoleAttached || loadRelaxed32(words.peerPid) != pid {
+		return nil
+	}
+	return &Error{
+		Op:     "wait",
+		Field:  words.peerName + "Pid",
+		Value:  uint64(pid),
+		Detail: fmt.Sprintf("the %s (last pid %d) died holding its role: its lock is free while %sState says attached", words.peerName, pid, words.peerName),
+		Err:    ErrPeerDead,
 	}
 }

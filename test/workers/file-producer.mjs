@@ -1,14 +1,14 @@
 // Child process: opens a ring file, takes the producer role and writes `count` records of the seeded
 // test stream starting at record `start` (zero-copy claims; with mode 'batch', producer.batch()
 // claims until one does not fit, one publish per batch). Prints one JSON line when done.
-// argv[2]: JSON {path, count, seed, maxLength, start, publish, spin, end, ready, mode}
+// argv[2]: JSON {path, count, seed, maxLength, start, publish, spin, end, ready, mode, peerDeath}
 import { RingFile } from '../../dist/index.js';
 import { fillStreamPayload, streamLength } from '../../dist/teststream.js';
 
 const options = JSON.parse(process.argv[2]);
-const { path, count, seed, maxLength, start = 0, publish = 'auto', spin, end = true } = options;
+const { path, count, seed, maxLength, start = 0, publish = 'auto', spin, end = true, peerDeath } = options;
 const file = RingFile.open(path);
-const producer = file.producer({ publish, spin });
+const producer = file.producer({ publish, spin, peerDeath });
 if (options.ready) process.stdout.write('ready\n');
 let bytes = 0;
 for (let n = start; options.mode === 'batch' && n < start + count; ) {

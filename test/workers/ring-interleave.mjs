@@ -10,6 +10,7 @@
 //   'after-recheck' the re-check has loaded the peer's position and found nothing, before parking;
 //   'park'          inside Parker.waitSync, just before the real Atomics.wait (a custom parker).
 // The real wait is capped at PARK_GUARD_MS: a lost wake-up shows as 'timed-out', never as a hang.
+// Sides park unsliced (parkSliceMs: Infinity): a 50 ms slice would hide a lost wake-up.
 //
 // workerData: { buffer, control, role: 'consumer' | 'producer' | 'producer-actor' | 'consumer-actor',
 //               hold, operations, payloadLength, rounds }
@@ -84,7 +85,7 @@ function writeOnce(producer, type) {
 
 try {
   if (role === 'consumer') {
-    const consumer = new RingConsumer(buffer, { spin: 0, parker });
+    const consumer = new RingConsumer(buffer, { parkSliceMs: Infinity, spin: 0, parker });
     if (hold === 'recheck') instrument(consumer, 'dataOrEnd', () => holdHere('recheck'));
     if (hold === 'after-recheck') instrument(consumer, 'dataOrEnd', undefined, (found) => found || holdHere('after-recheck'));
     signal(control, ATTACHED, 1);
@@ -106,7 +107,7 @@ try {
     }
     consumer.close({ detach: true });
   } else if (role === 'producer') {
-    const producer = new RingProducer(buffer, { spin: 0, parker, publish: 'eager' });
+    const producer = new RingProducer(buffer, { parkSliceMs: Infinity, spin: 0, parker, publish: 'eager' });
     if (hold === 'after-full') {
       const original = producer.peerState;
       if (typeof original !== 'function') throw new Error('instrumentation point RingProducer#peerState is missing');
@@ -129,7 +130,7 @@ try {
     producer.close({ end: false });
   } else if (role === 'producer-actor') {
     // The main thread's consumer parks in an async wait; on STEP 1 this producer publishes or ends.
-    const producer = new RingProducer(buffer, { parker, publish: 'eager' });
+    const producer = new RingProducer(buffer, { parkSliceMs: Infinity, parker, publish: 'eager' });
     signal(control, ATTACHED, 1);
     waitForValueSync(control, STEP, 1);
     if (workerData.action === 'close') producer.close();
@@ -140,7 +141,7 @@ try {
   } else if (role === 'consumer-actor') {
     // The main thread's producer parks in an async write on a full ring; on STEP 1 this consumer
     // releases one record, or closes; on STEP 2 it drains what is left.
-    const consumer = new RingConsumer(buffer, { parker });
+    const consumer = new RingConsumer(buffer, { parkSliceMs: Infinity, parker });
     signal(control, ATTACHED, 1);
     waitForValueSync(control, STEP, 1);
     const take = (type, data, offset, length) => report.records.push({ type, bytes: Array.from(data.subarray(offset, offset + length)) });

@@ -13,6 +13,7 @@
 //   futexWaitAsync(sab, byteOffset, expected, timeoutMs) -> { promise, cancel() }
 //   liveMappings() -> number;  isRingFileBuffer(sab) -> boolean;  constants: { NAME: value }
 //   sabPath: 'node-api' | 'v8' (how ring-file buffers are made; sab.cc)
+//   detachAtExit(sab, role) -> handle;  cancelDetachAtExit(handle)   (exit_hook.h)
 #include <napi.h>
 
 #include <climits>
@@ -22,6 +23,7 @@
 
 #include "addon_state.h"
 #include "boundary.h"
+#include "exit_hook.h"
 #include "js_error.h"
 #include "ring_file_wrap.h"
 #include "sab.h"
@@ -217,6 +219,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("futexWaitAsync", Napi::Function::New<Guarded<FutexWaitAsync>>(env, "futexWaitAsync"));
   exports.Set("liveMappings", Napi::Function::New<Guarded<LiveMappings>>(env, "liveMappings"));
   exports.Set("isRingFileBuffer", Napi::Function::New<Guarded<IsRingFileBuffer>>(env, "isRingFileBuffer"));
+  exports.Set("detachAtExit", Napi::Function::New<Guarded<DetachAtExit>>(env, "detachAtExit"));
+  exports.Set("cancelDetachAtExit", Napi::Function::New<Guarded<CancelDetachAtExit>>(env, "cancelDetachAtExit"));
   exports.Set("constants", Constants(env));
   exports.Set("sabPath", Napi::String::New(env, SharedArrayBufferPath()));
   return exports;
