@@ -31,6 +31,8 @@ export type RingErrorCode =
   | 'ERR_BUSY'
   // Ring files and the native addon (plus errno names such as ENOENT, EEXIST, EACCES).
   | 'ERR_NATIVE_UNAVAILABLE'
+  // An unexpected C++ exception inside the addon, turned into a JS error at its boundary.
+  | 'ERR_NATIVE'
   | 'ERR_BAD_NAME'
   | 'ERR_BAD_PATH'
   | 'ERR_SYMLINK'
