@@ -103,7 +103,8 @@ function fieldSize(name: string, kind: string): number {
 
 /** Parses "name:kind,name:kind" (the form `spec` prints and Go reads) into a spec object. */
 function parseSpecText(text: string): Record<string, string> {
-  const spec: Record<string, string> = {};
+  // No prototype: a field named __proto__ becomes a key (and is then refused by name), not a prototype.
+  const spec: Record<string, string> = Object.create(null);
   for (const part of text.split(',')) {
     const [name, kind, extra] = part.trim().split(':');
     if (name === undefined || kind === undefined || extra !== undefined) {
@@ -131,7 +132,6 @@ export function defineRecord<const S extends RecordSpec>(spec: S | string): Reco
     if (!FIELD_NAME.test(name) || RESERVED.has(name)) {
       throw badLayout(`field name '${name}' is not allowed`, 'name', name, `an identifier other than ${[...RESERVED].join(', ')}`);
     }
-    if (fields.some((field) => field.name === name)) throw badLayout(`field ${name} appears twice`, 'name', name, 'distinct names');
     const size = fieldSize(name, kind);
     fields.push(Object.freeze({ name, kind: kind as FieldKind, offset, size }));
     offset += size;
