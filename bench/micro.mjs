@@ -119,6 +119,40 @@ function cases() {
       256,
     ]);
   }
+  // Issue 13's per-record bookkeeping floor: write 4096 records of 64 B, then read them all back,
+  // in one thread. The minimal framed ring does only what any framed SPSC ring must: the same copy
+  // (Uint8Array#set into a SharedArrayBuffer), the same two header words, one release-store of the
+  // tail per 4096 records and of the head per read pass, the same handler per record; no checks, no
+  // wrap padding, no validation of what it reads. shmring's ratio to it is the price of its checks.
+  {
+    const records = 4096;
+    const payload = makePayload(64);
+    const { producer, consumer } = pair(1 << 20, 4096);
+    list.push([
+      `tryWrite + poll, 64 B (${records} records per op)`,
+      () => {
+        for (let i = 0; i < records; i++) producer.tryWrite(payload, 1);
+        producer.flush();
+        if (consumer.poll(touchHandler) !== records) throw new Error('tryWrite + poll lost records');
+      },
+      records,
+    ]);
+    const batchPair = pair(1 << 20, 4096);
+    list.push([
+      `batch(): claim + set, then batch() next() + release, 64 B (${records} records per op)`,
+      () => {
+        const writer = batchPair.producer.batch();
+        const data = writer.data;
+        for (let i = 0; i < records; i++) data.set(payload, writer.claim(64, 1));
+        writer.publish();
+        const reader = batchPair.consumer.batch();
+        while (reader.next()) touchHandler(reader.type, reader.data, reader.offset, reader.length);
+        if (reader.release() !== records) throw new Error('batch write + read lost records');
+      },
+      records,
+    ]);
+    list.push([`minimal framed ring: set + 2 header words, then read, 64 B (${records} records per op)`, minimalFramedRing(records, payload), records]);
+  }
   {
     const { sab } = pair(64 * 1024, 1024);
     list.push(['validateRing (header check)', () => (sink += validateRing(sab).capacity)]);
@@ -172,6 +206,53 @@ function cases() {
     }
   }
   return list;
+}
+
+/**
+ * The reference for the per-record floor: a framed SPSC ring with nothing but the work every such
+ * ring does (same layout: 8-byte header, 8-aligned slots, 1 MiB data area, head/tail words).
+ */
+function minimalFramedRing(records, payload) {
+  const capacity = 1 << 20;
+  const mask = capacity - 1;
+  const control = new Int32Array(new SharedArrayBuffer(128));
+  const data = new Uint8Array(new SharedArrayBuffer(capacity));
+  const words = new Int32Array(data.buffer);
+  const TAIL = 16;
+  const HEAD = 0;
+  let tail = 0;
+  let head = 0;
+  return () => {
+    const length = payload.length;
+    const slot = (length + 8 + 7) & ~7;
+    for (let i = 0; i < records; i++) {
+      let offset = tail & mask;
+      if (capacity - offset < slot) {
+        tail += capacity - offset; // the wrap, without a padding record (the reader does the same)
+        offset = 0;
+      }
+      data.set(payload, offset + 8);
+      words[offset >> 2] = length;
+      words[(offset >> 2) + 1] = 1;
+      tail += slot;
+    }
+    Atomics.store(control, TAIL, tail);
+    const end = Atomics.load(control, TAIL);
+    let read = 0;
+    while (head !== end) {
+      let offset = head & mask;
+      if (capacity - offset < slot) {
+        head += capacity - offset;
+        offset = 0;
+      }
+      const recordLength = words[offset >> 2];
+      touchHandler(words[(offset >> 2) + 1], data, offset + 8, recordLength);
+      head += (recordLength + 8 + 7) & ~7;
+      read++;
+    }
+    Atomics.store(control, HEAD, head);
+    if (read !== records) throw new Error('minimal ring lost records');
+  };
 }
 
 /** Runs every case; returns [{ name, opsPerSec, rmePercent, samples, nsPerOp, recordsPerOp }]. */

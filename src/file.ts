@@ -7,7 +7,7 @@
  */
 import { loadRelaxed, loadSeqCst, loadAcquire } from './atomics.js';
 import { RingConsumer } from './consumer.js';
-import { fstatSync } from 'node:fs';
+import { fstatSync, rmSync } from 'node:fs';
 import { RingFileError, RingUsageError } from './errors.js';
 import { validateRing, ringGeometry, type RingOptions } from './header.js';
 import {
@@ -26,7 +26,17 @@ import type { Parker, WaitResult } from './parker.js';
 import { RingProducer, type ProducerOptions } from './producer.js';
 import type { SideOptions } from './side.js';
 
-export interface RingFileOptions extends RingOptions {
+/** Options of both kinds of new ring: a named file (create) and an anonymous one (createAnonymous). */
+export interface NewRingFileOptions extends RingOptions {
+  /**
+   * true: pre-fault the whole mapping at creation (see `RingFile.prefault()`), so that no append
+   * pays a page fault: the cost moves to create, as a log that is opened once and then written
+   * wants. Default false (pages are faulted in on first touch).
+   */
+  prefault?: boolean;
+}
+
+export interface RingFileOptions extends NewRingFileOptions {
   /**
    * File mode for a new file: permission bits 0o600 ..= 0o777 with owner read-write set (anything
    * else is ERR_BAD_ARGUMENT naming mode). Applied exactly (fchmod), whatever the umask. Default 0o600.
@@ -149,11 +159,12 @@ export class RingFile {
         { field: 'mode', value: mode, expected: '0o600 ..= 0o777 with 0o600 set' },
       );
     }
+    const prefault = RingFile.prefaultOption(options);
     const native = loadNative();
     const handle = nativeCall(filePath, () =>
       native.createRingFile(filePath, geometry.capacity, geometry.maxRecordLength, mode, options.exclusive ?? true),
     );
-    return new RingFile(handle);
+    return RingFile.prefaulted(new RingFile(handle), prefault, filePath);
   }
 
   /** Opens and maps an existing ring file, refusing anything that is not a valid ring of this version. */
@@ -171,10 +182,36 @@ export class RingFile {
    * `RingFile.openFd(n)`, the Go peer `shmring.OpenFd(n)`), or the `path` /proc/<pid>/fd/<fd> for a
    * process that may open it (same uid). Freed when the last descriptor and mapping are gone.
    */
-  static createAnonymous(options: RingOptions): RingFile {
+  static createAnonymous(options: NewRingFileOptions): RingFile {
     const geometry = ringGeometry(options);
+    const prefault = RingFile.prefaultOption(options);
     const native = loadNative();
-    return new RingFile(nativeCall(undefined, () => native.RingFile.createAnonymous(geometry.capacity, geometry.maxRecordLength)));
+    return RingFile.prefaulted(new RingFile(nativeCall(undefined, () => native.RingFile.createAnonymous(geometry.capacity, geometry.maxRecordLength))), prefault);
+  }
+
+  private static prefaultOption(options: NewRingFileOptions): boolean {
+    const { prefault = false } = options;
+    if (typeof prefault !== 'boolean') {
+      throw new RingUsageError('ERR_BAD_ARGUMENT', `shmring: prefault ${String(prefault)} is invalid; expected true or false`, {
+        field: 'prefault',
+        value: String(prefault),
+        expected: 'true or false',
+      });
+    }
+    return prefault;
+  }
+
+  /** Pre-faults a new ring when asked; if that fails, the ring is closed (and `created`, its path, removed). */
+  private static prefaulted(file: RingFile, prefault: boolean, created?: string): RingFile {
+    if (!prefault) return file;
+    try {
+      file.prefault();
+    } catch (error) {
+      file.close();
+      if (created !== undefined) rmSync(created, { force: true });
+      throw error;
+    }
+    return file;
   }
 
   /**
@@ -306,6 +343,17 @@ export class RingFile {
   flush(): void {
     for (const side of this.sides) if (side instanceof RingProducer) side.flush();
     nativeCall(this.path, () => this.handle.flush());
+  }
+
+  /**
+   * Pre-faults the whole mapping for writing (madvise MADV_POPULATE_WRITE; on kernels before 5.14,
+   * a write of nothing to each page): the file's pages are allocated and mapped now, so later
+   * writes take no page fault. Changes no byte; safe on a live ring. Costs about what the faults
+   * would have (page allocation and zeroing), once, here. Fails (e.g. ENOSPC / ENOMEM) rather than
+   * leaving a later write to die of SIGBUS.
+   */
+  prefault(): void {
+    nativeCall(this.path, () => this.handle.prefault());
   }
 
   stats(): RingFileStats {

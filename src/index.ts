@@ -24,7 +24,7 @@ export {
 export type { RingErrorCode, RingErrorDetails } from './errors.js';
 export * as layout from "./layout.js";
 export { RingFile, futexParker } from './file.js';
-export type { RingFileOptions, RingFileOpenOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
+export type { RingFileOptions, NewRingFileOptions, RingFileOpenOptions, RingFileStats, PeerStats, FileSideOptions } from './file.js';
 export { RingFileError } from './errors.js';
 export { nativeInfo } from './native.js';
 export type { NativeInfo } from './native.js';

@@ -27,6 +27,7 @@ export interface NativeRingFile {
   /** Whether another open file description (another process, or another open) holds the role's lock. */
   roleHeld(role: NativeRole): boolean;
   flush(): void;
+  prefault(): void;
   close(): void;
 }
 

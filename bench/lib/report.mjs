@@ -67,11 +67,20 @@ function issue13Floors(finder) {
     const value = subject?.ratios[peer];
     if (value !== undefined) floors.push(floor(suite, name, value, threshold, 'x'));
   };
+  const inproc = finder('inproc');
+  for (const transport of ['shmring-batch', 'shmring-batch-write']) {
+    ratioFloor('inproc', inproc(transport, 64), 'postMessage-batch', 1.5, `64 B ${transport} (batch path) vs postMessage-batch`);
+    ratioFloor('inproc', inproc(transport, 64), 'ringbuf.js', 4, `64 B ${transport} (batch path) vs ringbuf.js`);
+  }
   const structs = finder('structs');
-  const typed = structs('shmring-typed');
-  ratioFloor('structs', typed, 'postMessage', 50, '40 B structs, typed encode in place vs postMessage per object');
-  ratioFloor('structs', typed, 'postMessage-batch', 1.3, '40 B structs, typed encode in place vs postMessage-batch (same encode)');
-  ratioFloor('structs', structs('node->go-ringfile-typed'), 'node->go-socket-batched-typed', 2, 'Node -> Go 40 B structs, ring file vs batched Unix socket');
+  for (const transport of ['shmring-typed', 'shmring-typed-batch']) {
+    const typed = structs(transport);
+    ratioFloor('structs', typed, 'postMessage', 50, `40 B structs, ${transport} (typed encode in place) vs postMessage per object`);
+    ratioFloor('structs', typed, 'postMessage-batch', 1.3, `40 B structs, ${transport} (typed encode in place) vs postMessage-batch (same encode)`);
+  }
+  for (const transport of ['node->go-ringfile-typed', 'node->go-ringfile-typed-batch']) {
+    ratioFloor('structs', structs(transport), 'node->go-socket-batched-typed', 2, `Node -> Go 40 B structs, ${transport} vs batched Unix socket`);
+  }
   ratioFloor('csv', finder('csv')('rings'), 'postMessage-batch', 1, 'CSV app, rings vs batched postMessage');
   const log = finder('log');
   for (const transport of ['ringfile', 'ringfile-prefault']) {
@@ -80,8 +89,34 @@ function issue13Floors(finder) {
     ratioFloor('log', ring, 'buffered-64k', 1.5, `log 128 B appends, ${transport} vs 64 KiB buffered writer`);
   }
   const xlang = finder('xlang');
-  ratioFloor('xlang', xlang('node->go-ringfile', 64), 'node->go-socket-batched', 2, 'Node -> Go 64 B ring file vs batched Unix socket (issue 13)');
-  ratioFloor('xlang', xlang('go->node-ringfile', 64), 'go->node-socket-batched', 2, 'Go -> Node 64 B ring file vs batched Unix socket (issue 13)');
+  for (const suffix of ['', '-batch']) {
+    ratioFloor('xlang', xlang(`node->go-ringfile${suffix}`, 64), 'node->go-socket-batched', 2, `Node -> Go 64 B node->go-ringfile${suffix} vs batched Unix socket (issue 13)`);
+    ratioFloor('xlang', xlang(`go->node-ringfile${suffix}`, 64), 'go->node-socket-batched', 2, `Go -> Node 64 B go->node-ringfile${suffix} vs batched Unix socket (issue 13)`);
+  }
+  return floors;
+}
+
+/**
+ * Issue 13's single-thread floor, from the micro suite: the per-record cost of tryWrite + poll (and
+ * of the batch paths) at most 1.2x that of a minimal framed ring doing the same copy and header
+ * writes, measured in the same run (bench/micro.mjs).
+ */
+export function microFloors(results) {
+  if (!Array.isArray(results)) return [];
+  const perRecord = (prefix) => {
+    const found = results.find((r) => r.name.startsWith(prefix));
+    return found === undefined ? undefined : found.nsPerOp / found.recordsPerOp;
+  };
+  const minimal = perRecord('minimal framed ring');
+  if (minimal === undefined) return [];
+  const floors = [];
+  for (const [prefix, name] of [
+    ['tryWrite + poll, 64 B', '64 B tryWrite + poll per record vs a minimal framed ring (same run)'],
+    ['batch(): claim + set', '64 B batch() claim + set + batch read per record vs a minimal framed ring (same run)'],
+  ]) {
+    const cost = perRecord(prefix);
+    if (cost !== undefined) floors.push(floor('micro', name, cost / minimal, 1.2, 'x', { atMost: true }));
+  }
   return floors;
 }
 
@@ -153,7 +188,7 @@ export function buildResults({ machine, options, suites, cases, extras, hostLoad
     hostLoad,
     suites,
     cases,
-    floors: checkFloors(cases),
+    floors: [...checkFloors(cases), ...microFloors(extras?.micro)],
     extras,
   };
 }

@@ -5,6 +5,9 @@
  *   shmring-batched   copy-in tryWrite, publish 'auto' (one tail store per 256 records / 64 KiB)
  *   shmring-batched-256k  the same over a 256 KiB ring instead of 4 MiB (what the ring size is worth)
  *   shmring-claim     zero-copy tryClaim + in-place write + commit, publish 'auto'
+ *   shmring-batch     batch path: producer.batch() claims in place, one publish per 1024 records;
+ *                     consumer.batch() steps through everything published, one release per batch
+ *   shmring-batch-write  the same with batch.write() copying each payload in
  *   ringbuf.js        ringbuf.js 0.4.0 byte ring: push per framed record, bulk pop + parse
  *   postMessage       one structured-clone message per record, 'message' events
  *   postMessage-batch 1000 records (<= 1 MiB) per transferred ArrayBuffer
@@ -90,6 +93,38 @@ function shmringContender(transport, label, size, kind, publish, spin, capacity 
       const consumer = new RingConsumer(sab, { spin });
       while (delivery.seen < count) {
         if (consumer.pollSync(delivery.onRecord, Infinity, STALL_MS) === 0) {
+          if (consumer.ended) break;
+          throw new Error(`no record for ${STALL_MS} ms`);
+        }
+      }
+      const end = performance.now();
+      consumer.close();
+      return end;
+    },
+  });
+}
+
+/** shmring's batch paths on both sides: producer.batch() (in place or copy-in), consumer.batch(). */
+function shmringBatchContender(transport, label, size, inPlace) {
+  return workerContender({
+    transport,
+    label,
+    size,
+    kind: 'shmringBatch',
+    extra: { spin: 2000, inPlace },
+    makeParams() {
+      const sab = createRing({ capacity: ringCapacityFor(size), maxRecordLength: size });
+      return { params: { sab }, transfer: [], state: { sab } };
+    },
+    consume(_peer, count, { sab }) {
+      const consumer = new RingConsumer(sab, { spin: 2000 });
+      const onRecord = delivery.onRecord;
+      while (delivery.seen < count) {
+        const batch = consumer.batch();
+        while (batch.next()) onRecord(batch.type, batch.data, batch.offset, batch.length);
+        if (batch.release() > 0) continue;
+        // Nothing published: wait (spin, then park) for one record, taken through poll.
+        if (consumer.pollSync(onRecord, 1, STALL_MS) === 0) {
           if (consumer.ended) break;
           throw new Error(`no record for ${STALL_MS} ms`);
         }
@@ -296,6 +331,8 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
         ringCapacityFor(size, 256 * 1024),
       ),
       shmringContender('shmring-claim', "shmring tryClaim + in-place write of every 64-byte line + commit, 'auto'" + ring, size, 'shmringClaim', 'auto', 2000),
+      shmringBatchContender('shmring-batch', 'shmring batch path: producer.batch() claims in place (every 64-byte line written), one publish per 1024 records; consumer.batch(), one release per batch' + ring, size, true),
+      shmringBatchContender('shmring-batch-write', 'shmring batch path: producer.batch() write() copies each payload in, one publish per 1024 records; consumer.batch()' + ring, size, false),
       ringbufContender(size),
       postMessageContender(size, false),
       postMessageContender(size, true),

@@ -10,9 +10,11 @@
  *                    the ring file is the persistent log, readable afterwards (or live) by any
  *                    consumer or `shmring cat`, as a log file is by `tail`. A log that outgrows its
  *                    ring would need a drain consumer; that is a different workload (the pipelines).
- *   ringfile-prefault  the same with RingFile.create's `prefault: true` (populate/allocate the file
- *                    at create), when this build of the library has the option; else skipped with
- *                    a note.
+ *   ringfile-prefault  the same with RingFile.create's `prefault: true` (madvise
+ *                    MADV_POPULATE_WRITE at create: the file's pages allocated and mapped writable),
+ *                    when this build of the library has the option; else skipped with a note. The
+ *                    create time of both ring contenders is reported in a note: prefault moves the
+ *                    page-fault cost from the appends to create.
  * None of them fsyncs: each leaves the records in the page cache, where the kernel writes them back.
  * Timed: the append loop plus the final flush (buffered) or close (ring: publishes the last batch).
  * File creation, opening and the unlink are outside the timed span; a fresh file per trial.
@@ -176,13 +178,18 @@ export function prefaultSupported(RingFile, dir) {
   }
 }
 
+/** Milliseconds each ring contender's RingFile.create took, per trial (outside the timed span). */
+const createTimes = { ringfile: [], 'ringfile-prefault': [] };
+
 function ringFileContender(dir, count, record, RingFile, prefault) {
   const transport = prefault ? 'ringfile-prefault' : 'ringfile';
   const capacity = nextPowerOfTwo(Math.max(count * RECORD_SLOT, 64 * 1024));
   const label = `RingFile on disk (${os.tmpdir()}), capacity ${capacity >> 20 > 0 ? `${capacity >> 20} MiB` : `${capacity >> 10} KiB`} (holds the whole log: no wrap, no consumer), tryWrite per append, publish 'auto'${prefault ? ', created with prefault: true' : ' (sparse file: first touch of each page faults)'}`;
   return contender(transport, label, count, (n) => {
     const file = logPath(dir, transport);
+    const createStart = performance.now();
     const ring = RingFile.create(file, { capacity, maxRecordLength: RECORD_SIZE, ...(prefault ? { prefault: true } : {}) });
+    createTimes[transport].push(performance.now() - createStart);
     const producer = ring.producer({ publish: 'auto' });
     const samples = new Float64Array(Math.ceil(n / SAMPLE_EVERY));
     try {
@@ -239,6 +246,12 @@ export async function run({ rounds, targetMs, progress, transports, quick }) {
     if (chosen.length === 0) return { cases: [], notes };
     progress(`log: ${chosen.length} contenders, ${count} appends each`);
     const states = await runInterleaved({ contenders: chosen, rounds, targetMs, progress, label: 'log' });
+    for (const [transport, times] of Object.entries(createTimes)) {
+      if (times.length === 0) continue;
+      const sorted = [...times].sort((a, b) => a - b);
+      notes.push(`${transport}: RingFile.create took ${sorted[sorted.length >> 1].toFixed(1)} ms (median of ${sorted.length}; ${sorted[0].toFixed(1)}-${sorted[sorted.length - 1].toFixed(1)}), outside the timed span${transport === 'ringfile-prefault' ? ': the page faults the appends no longer take are paid here, once per log file' : ''}`);
+      times.length = 0;
+    }
     return { cases: toCases('log', states), notes };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

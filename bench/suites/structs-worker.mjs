@@ -36,6 +36,35 @@ function ringTyped({ sab, count, spin }) {
   };
 }
 
+/** shmring batch path: consumer.batch(), a cursor at each record, every field read; one release per batch. */
+function ringTypedBatch({ sab, count, spin }) {
+  const consumer = new RingConsumer(sab, { spin });
+  const cursor = layout.cursor(consumer.data);
+  const onRecord = (_type, _data, offset) => {
+    cursor.at(offset);
+    checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
+  };
+  return () => {
+    checksum.reset();
+    while (checksum.count < count) {
+      const batch = consumer.batch();
+      while (batch.next()) {
+        cursor.at(batch.offset);
+        checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
+      }
+      if (batch.release() > 0) continue;
+      // Nothing published: wait (spin, then park) for one record, taken through poll.
+      if (consumer.pollSync(onRecord, 1, STALL_MS) === 0) {
+        if (consumer.ended) break;
+        throw new Error(`no record for ${STALL_MS} ms`);
+      }
+    }
+    const result = finished();
+    consumer.close();
+    return result;
+  };
+}
+
 /** ringbuf.js: bulk pop into a scratch buffer, decode the whole records, keep a partial one. */
 function ringbufjs({ sab, count }) {
   const ring = new RingBuffer(sab, Uint8Array);
@@ -102,8 +131,8 @@ function postMessageBatch({ port, count }) {
     });
 }
 
-// One entry per consumer kind: a batch-path consumer (issue 13 item 2) is one more entry here.
-const kinds = { ringTyped, ringbufjs, postMessageObjects, postMessageBatch };
+// One entry per consumer kind.
+const kinds = { ringTyped, ringTypedBatch, ringbufjs, postMessageObjects, postMessageBatch };
 
 serveWorkerTrials((params) => {
   const make = kinds[params.kind];

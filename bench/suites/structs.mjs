@@ -9,19 +9,23 @@
  *                        through a cursor
  *   ringbuf.js           the same fields encoded with typed arrays into a 256-record staging buffer,
  *                        pushed whole (partial pushes continued); bulk pop + decode in the worker
+ *   shmring-typed-batch  the batch path: producer.batch() claims records in place, the cursor writes
+ *                        the fields there, one publish per 1024 records; the worker reads through
+ *                        consumer.batch() and a cursor, one release per batch
  *   postMessage          one object {id, price, qty, symbol} per record (structured clone)
  *   postMessage-batch    1000 records encoded with typed arrays into an ArrayBuffer, transferred
  * Node -> Go (separate rounds; native addon + Go CLI, and Go for the socket peer):
  *   node->go-ringfile-typed        /dev/shm ring file, cursor encode in place; Go
  *                                  `shmring bench-consume FILE --layout SPEC` decodes every field
  *                                  with ParseLayout and folds the same checksum
+ *   node->go-ringfile-typed-batch  the same through the batch paths (producer.batch(); Go
+ *                                  `bench-consume --layout SPEC --read-batch`)
  *   node->go-socket-batched-typed  the same records as length-prefixed frames (u32 length, u32
  *                                  type, record) encoded into 64 KiB chunks written to a Unix
  *                                  socket; `socketpeer consume SOCKET --layout SPEC` decodes them
  *
  * Time runs from the start barrier's release (worker) or the Go consumer's attach / the accepted
- * connection (Go) to the consumer's last record. Batch producer/consumer paths (issue 13 items
- * 1-2) are not in the library yet: each is one more entry in PRODUCERS here and in the worker's kinds.
+ * connection (Go) to the consumer's last record.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -67,8 +71,34 @@ function produceRingTyped(producer, count) {
   producer.close();
 }
 
+const BATCH_RECORDS = 1024;
+
+/**
+ * The batch path: producer.batch() claims up to 1024 records in place, the cursor writes each
+ * record's fields there, one publish per batch. When nothing fits, claimSync waits for room (spin,
+ * then park) and is aborted: the next batch takes the space.
+ */
+function produceRingTypedBatches(producer, count) {
+  const cursor = layout.cursor(producer.data);
+  for (let i = 0; i < count; ) {
+    const batch = producer.batch();
+    const end = Math.min(count, i + BATCH_RECORDS);
+    for (let at; i < end && (at = batch.claim(STRUCT_SIZE, STRUCT_TYPE)) >= 0; i++) {
+      cursor.at(at);
+      cursor.id = ID_BASE + i;
+      cursor.price = priceOf(i);
+      cursor.qty = qtyOf(i);
+      cursor.symbol = symbolOf(i);
+    }
+    if (batch.publish() === 0) {
+      if (producer.claimSync(STRUCT_SIZE, STRUCT_TYPE, STALL_MS) < 0) throw new Error(`ring full for ${STALL_MS} ms`);
+      producer.abort();
+    }
+  }
+  producer.close();
+}
+
 // Main-thread producers; each returns the worker params, the transfer list and the produce function.
-// A batch-path producer (issue 13 item 1) is one more entry.
 const PRODUCERS = {
   'shmring-typed': {
     label: "shmring tryClaim + typed cursor (defineRecord) in ring memory + commit, publish 'auto'; worker polls and reads every field through a cursor; capacity 4 MiB",
@@ -77,6 +107,15 @@ const PRODUCERS = {
       const sab = createRing({ capacity: ringCapacityFor(STRUCT_SIZE), maxRecordLength: STRUCT_SIZE });
       const producer = new RingProducer(sab, { publish: 'auto', spin: SPIN });
       return { params: { sab, spin: SPIN }, transfer: [], produce: (count) => produceRingTyped(producer, count) };
+    },
+  },
+  'shmring-typed-batch': {
+    label: `shmring batch path: producer.batch() claims up to ${BATCH_RECORDS} records in place, the typed cursor writes every field there, one publish per batch; worker consumer.batch() reads every field through a cursor, one release per batch; capacity 4 MiB`,
+    kind: 'ringTypedBatch',
+    prepare() {
+      const sab = createRing({ capacity: ringCapacityFor(STRUCT_SIZE), maxRecordLength: STRUCT_SIZE });
+      const producer = new RingProducer(sab, { spin: SPIN });
+      return { params: { sab, spin: SPIN }, transfer: [], produce: (count) => produceRingTypedBatches(producer, count) };
     },
   },
   'ringbuf.js': {
@@ -225,11 +264,14 @@ function checkGoReport(label, report, count) {
   checkChecksum(label, { count: report.records, hash: report.checksum, priceSum: report.floatSum }, count);
 }
 
-function nodeToGoRingTyped(RingFile, cli) {
+function nodeToGoRingTyped(RingFile, cli, batched = false) {
+  const transport = batched ? 'node->go-ringfile-typed-batch' : 'node->go-ringfile-typed';
   return {
-    id: `node->go-ringfile-typed@${STRUCT_SIZE}`,
-    transport: 'node->go-ringfile-typed',
-    label: "Node tryClaim + typed cursor + commit (publish 'auto') -> Go bench-consume --layout (ParseLayout, every field decoded into the checksum), /dev/shm ring file",
+    id: `${transport}@${STRUCT_SIZE}`,
+    transport,
+    label: batched
+      ? `Node producer.batch() + typed cursor in place (${BATCH_RECORDS} records per publish) -> Go bench-consume --layout --read-batch (ReadBatch + ParseLayout, every field decoded into the checksum), /dev/shm ring file`
+      : "Node tryClaim + typed cursor + commit (publish 'auto') -> Go bench-consume --layout (ParseLayout, every field decoded into the checksum), /dev/shm ring file",
     recordSize: STRUCT_SIZE,
     ...recordCounts(STRUCT_SIZE, { initialRecords: 50_000 }),
     async trial(count) {
@@ -237,7 +279,7 @@ function nodeToGoRingTyped(RingFile, cli) {
       const file = RingFile.create(filePath, { capacity: ringCapacityFor(STRUCT_SIZE), maxRecordLength: STRUCT_SIZE });
       const producer = file.producer({ publish: 'auto' });
       const heapBefore = process.memoryUsage().heapUsed;
-      const { child, finished } = runJsonPeer(cli.path, ['bench-consume', filePath, '--layout', STRUCT_SPEC]);
+      const { child, finished } = runJsonPeer(cli.path, ['bench-consume', filePath, '--layout', STRUCT_SPEC, ...(batched ? ['--read-batch'] : [])]);
       finished.catch(() => undefined);
       try {
         const deadline = performance.now() + STALL_MS;
@@ -246,7 +288,8 @@ function nodeToGoRingTyped(RingFile, cli) {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
         const start = performance.now();
-        produceRingTyped(producer, count);
+        if (batched) produceRingTypedBatches(producer, count);
+        else produceRingTyped(producer, count);
         for (;;) {
           const { head, tail } = file.stats();
           if (head === tail) break;
@@ -254,7 +297,7 @@ function nodeToGoRingTyped(RingFile, cli) {
         }
         const end = performance.now();
         const { report } = await finished;
-        checkGoReport('node->go-ringfile-typed', report, count);
+        checkGoReport(transport, report, count);
         return { elapsedMs: end - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
       } finally {
         if (child.exitCode === null) child.kill();
@@ -331,7 +374,7 @@ export async function run({ rounds, targetMs, progress, transports }) {
   const toGo = [];
   if (!rings.available) notes.push(`node->go-ringfile-typed skipped: ${rings.reason}`);
   else if (!cli.available) notes.push(`node->go-ringfile-typed skipped: ${cli.reason}`);
-  else toGo.push(nodeToGoRingTyped(rings.RingFile, cli));
+  else toGo.push(nodeToGoRingTyped(rings.RingFile, cli), nodeToGoRingTyped(rings.RingFile, cli, true));
   if (!socketPeer.available) notes.push(`node->go-socket-batched-typed skipped: ${socketPeer.reason}`);
   else toGo.push(nodeToGoSocketTyped());
   const toGoChosen = chosen(toGo);

@@ -3,9 +3,13 @@
  *   node->go-ringfile      Node produces (main thread, publish 'auto') into a /dev/shm ring file,
  *                          `go-peer/bin/shmring bench-consume FILE` consumes. Timed in Node from the
  *                          Go consumer's attach to the moment it has released every record.
+ *   node->go-ringfile-batch  the same through the batch paths: Node producer.batch() write() (1024
+ *                          records per publish), Go `bench-consume --read-batch` (ReadBatch)
  *   go->node-ringfile      `shmring bench-produce FILE --count N --size B` produces, Node consumes.
  *                          Timed in Node from the first record to the last (the Go producer has no
  *                          start barrier; its own figure is kept as `peerRecordsPerSec`).
+ *   go->node-ringfile-batch  the same through the batch paths: Go `bench-produce --write-batch`
+ *                          (WriteBatch, 1024 records per publish), Node consumer.batch()
  *   node->go-socket-batched / node->go-socket-per-write
  *                          Node writes length-prefixed frames to a Unix socket (64 KiB writes or
  *                          one write per frame), bench/go/socketpeer reads them; timed in Node from
@@ -86,14 +90,34 @@ function memoryNow(heapBefore) {
   return { heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, rssBytes: process.memoryUsage().rss };
 }
 
-function nodeToGoRing(size, RingFile, cli) {
-  return contender('node->go-ringfile', 'Node producer (publish auto) -> Go bench-consume (touches each payload as the socket peer does), /dev/shm ring file', size, {
+/** Node's batch path: producer.batch() copies up to 1024 payloads in, one publish per batch. */
+function produceBatches(producer, payload, count) {
+  for (let sent = 0; sent < count; ) {
+    const batch = producer.batch();
+    const end = Math.min(count, sent + BATCH_RECORDS);
+    while (sent < end && batch.write(payload, RECORD_TYPE)) sent++;
+    if (batch.publish() === 0) {
+      // The ring is full: wait (spin, then park) for room for one record; the next batch takes it.
+      if (producer.claimSync(payload.length, RECORD_TYPE, STALL_MS) < 0) throw new Error(`no room for ${STALL_MS} ms`);
+      producer.abort();
+    }
+  }
+}
+
+const BATCH_RECORDS = 1024;
+
+function nodeToGoRing(size, RingFile, cli, batched = false) {
+  const transport = batched ? 'node->go-ringfile-batch' : 'node->go-ringfile';
+  const label = batched
+    ? `Node producer.batch() write() (copies each payload in, one publish per ${BATCH_RECORDS} records) -> Go bench-consume --read-batch (ReadBatch, touches each payload), /dev/shm ring file`
+    : 'Node producer (publish auto) -> Go bench-consume (touches each payload as the socket peer does), /dev/shm ring file';
+  return contender(transport, label, size, {
     async trial(count) {
       const filePath = shmName(RingFile, 'xlang');
       const file = RingFile.create(filePath, { capacity: ringCapacityFor(size), maxRecordLength: size });
       const producer = file.producer({ publish: 'auto' });
       const heapBefore = process.memoryUsage().heapUsed;
-      const { child, finished } = runJsonPeer(cli.path, ['bench-consume', filePath]);
+      const { child, finished } = runJsonPeer(cli.path, ['bench-consume', filePath, ...(batched ? ['--read-batch'] : [])]);
       finished.catch(() => undefined);
       try {
         // The start line: the Go consumer has attached.
@@ -104,7 +128,8 @@ function nodeToGoRing(size, RingFile, cli) {
         }
         const payload = makePayload(size);
         const start = performance.now();
-        for (let i = 0; i < count; i++) if (!producer.tryWrite(payload, RECORD_TYPE)) producer.writeSync(payload, RECORD_TYPE, STALL_MS);
+        if (batched) produceBatches(producer, payload, count);
+        else for (let i = 0; i < count; i++) if (!producer.tryWrite(payload, RECORD_TYPE)) producer.writeSync(payload, RECORD_TYPE, STALL_MS);
         producer.close();
         // The end line: every record released by the consumer.
         for (;;) {
@@ -115,6 +140,7 @@ function nodeToGoRing(size, RingFile, cli) {
         const end = performance.now();
         const { report } = await finished;
         if (report.records !== count) throw new Error(`Go consumer saw ${report.records} records, expected ${count}`);
+        if (report.touch !== expectedTouch(size) * count) throw new Error(`${transport}: Go consumer's payload check ${report.touch} != ${expectedTouch(size) * count}`);
         return { elapsedMs: end - start, ...memoryNow(heapBefore), peerRecordsPerSec: report.recordsPerSecond };
       } finally {
         if (child.exitCode === null) child.kill();
@@ -125,8 +151,12 @@ function nodeToGoRing(size, RingFile, cli) {
   });
 }
 
-function goToNodeRing(size, RingFile, cli) {
-  return contender('go->node-ringfile', 'Go bench-produce -> Node consumer (poll), /dev/shm ring file; timed from the first record', size, {
+function goToNodeRing(size, RingFile, cli, batched = false) {
+  const transport = batched ? 'go->node-ringfile-batch' : 'go->node-ringfile';
+  const label = batched
+    ? `Go bench-produce --write-batch (WriteBatch, claims in place, one publish per ${BATCH_RECORDS} records) -> Node consumer.batch() (one release per batch), /dev/shm ring file; timed from the first record`
+    : 'Go bench-produce -> Node consumer (poll), /dev/shm ring file; timed from the first record';
+  return contender(transport, label, size, {
     async trial(count) {
       const filePath = shmName(RingFile, 'xlang');
       const file = RingFile.create(filePath, { capacity: ringCapacityFor(size), maxRecordLength: size });
@@ -138,7 +168,9 @@ function goToNodeRing(size, RingFile, cli) {
         seen++;
         touched += touch(data, offset, length);
       };
-      const { child, finished } = runJsonPeer(cli.path, ['bench-produce', filePath, '--count', String(count), '--size', String(size)]);
+      const produceArgs = ['bench-produce', filePath, '--count', String(count), '--size', String(size)];
+      if (batched) produceArgs.push('--write-batch', '--batch', String(BATCH_RECORDS));
+      const { child, finished } = runJsonPeer(cli.path, produceArgs);
       finished.catch(() => undefined);
       try {
         // Let the child start; then block in pollSync (the producer wakes us through the futex).
@@ -149,7 +181,12 @@ function goToNodeRing(size, RingFile, cli) {
         const start = performance.now();
         const first = seen;
         while (seen < count) {
-          if (consumer.pollSync(onRecord, Infinity, STALL_MS) === 0) {
+          if (batched) {
+            const batch = consumer.batch();
+            while (batch.next()) onRecord(batch.type, batch.data, batch.offset, batch.length);
+            if (batch.release() > 0) continue;
+          }
+          if (consumer.pollSync(onRecord, batched ? 1 : Infinity, STALL_MS) === 0) {
             if (consumer.ended) break;
             throw new Error(`no record for ${STALL_MS} ms`);
           }
@@ -247,7 +284,10 @@ export async function run({ sizes, rounds, targetMs, progress, transports }) {
   const cases = [];
   for (const size of sizes) {
     const contenders = [];
-    if (rings.available && cli.available) contenders.push(nodeToGoRing(size, rings.RingFile, cli), goToNodeRing(size, rings.RingFile, cli));
+    if (rings.available && cli.available) {
+      contenders.push(nodeToGoRing(size, rings.RingFile, cli), nodeToGoRing(size, rings.RingFile, cli, true));
+      contenders.push(goToNodeRing(size, rings.RingFile, cli), goToNodeRing(size, rings.RingFile, cli, true));
+    }
     if (socketPeer.available) contenders.push(nodeToGoSocket(size, true), nodeToGoSocket(size, false), goToNodeSocket(size, true), goToNodeSocket(size, false));
     cases.push(...(await runRecordSize({ suite: 'xlang', size, contenders, transports, rounds, targetMs, progress })));
   }

@@ -13,7 +13,7 @@ import { createRing, RingConsumer, RingProducer, defineRecord } from '../../dist
 import { machineInfo, toCases } from '../harness.mjs';
 import { SUITES, parseOptions } from '../lib/args.mjs';
 import { goCli, ringFiles, shmName } from '../lib/availability.mjs';
-import { buildResults, checkFloors, renderMarkdown, validateResults } from '../lib/report.mjs';
+import { buildResults, checkFloors, microFloors, renderMarkdown, validateResults } from '../lib/report.mjs';
 import { Aggregate, TRADE_SIZE, TRADE_SPEC, TradeCodec, generateCsv, parseLine, referenceAggregate, symbolName } from '../suites/csv-app.mjs';
 import {
   ID_BASE,
@@ -38,14 +38,18 @@ test('the new suites are registered and part of the default (and --quick) run', 
   }
 });
 
-test('issue 13 floors: structs, CSV, log and Node <-> Go 64 B, from same-round ratios', () => {
+test('issue 13 floors: batch paths, structs, CSV, log and Node <-> Go 64 B, from same-round ratios', () => {
   const cases = [
+    at('inproc', 'shmring-batch', 64, { 'postMessage-batch': 1.6, 'ringbuf.js': 3.9 }),
     at('structs', 'shmring-typed', 40, { postMessage: 60, 'postMessage-batch': 1.2, 'ringbuf.js': 5 }),
+    at('structs', 'shmring-typed-batch', 40, { postMessage: 70, 'postMessage-batch': 1.4 }),
     at('structs', 'node->go-ringfile-typed', 40, { 'node->go-socket-batched-typed': 2.5 }),
+    at('structs', 'node->go-ringfile-typed-batch', 40, { 'node->go-socket-batched-typed': 1.9 }),
     at('csv', 'rings', 30, { 'postMessage-batch': 1.1, 'postMessage-line': 40 }),
     at('log', 'ringfile', 128, { writeSync: 8, 'buffered-64k': 1.4 }),
     at('xlang', 'node->go-ringfile', 64, { 'node->go-socket-batched': 1.8 }),
     at('xlang', 'go->node-ringfile', 64, { 'go->node-socket-batched': 2.2 }),
+    at('xlang', 'node->go-ringfile-batch', 64, { 'node->go-socket-batched': 2.1 }),
   ];
   const byName = Object.fromEntries(checkFloors(cases).map((f) => [f.name, f]));
   const expect = (name, suite, value, threshold, met) => {
@@ -53,14 +57,20 @@ test('issue 13 floors: structs, CSV, log and Node <-> Go 64 B, from same-round r
     assert.ok(f, name);
     assert.deepEqual([f.suite, f.value, f.threshold, f.unit, f.met], [suite, value, threshold, 'x', met], name);
   };
-  expect('40 B structs, typed encode in place vs postMessage per object', 'structs', 60, 50, true);
-  expect('40 B structs, typed encode in place vs postMessage-batch (same encode)', 'structs', 1.2, 1.3, false);
-  expect('Node -> Go 40 B structs, ring file vs batched Unix socket', 'structs', 2.5, 2, true);
+  expect('64 B shmring-batch (batch path) vs postMessage-batch', 'inproc', 1.6, 1.5, true);
+  expect('64 B shmring-batch (batch path) vs ringbuf.js', 'inproc', 3.9, 4, false);
+  expect('40 B structs, shmring-typed (typed encode in place) vs postMessage per object', 'structs', 60, 50, true);
+  expect('40 B structs, shmring-typed (typed encode in place) vs postMessage-batch (same encode)', 'structs', 1.2, 1.3, false);
+  expect('40 B structs, shmring-typed-batch (typed encode in place) vs postMessage per object', 'structs', 70, 50, true);
+  expect('40 B structs, shmring-typed-batch (typed encode in place) vs postMessage-batch (same encode)', 'structs', 1.4, 1.3, true);
+  expect('Node -> Go 40 B structs, node->go-ringfile-typed vs batched Unix socket', 'structs', 2.5, 2, true);
+  expect('Node -> Go 40 B structs, node->go-ringfile-typed-batch vs batched Unix socket', 'structs', 1.9, 2, false);
   expect('CSV app, rings vs batched postMessage', 'csv', 1.1, 1, true);
   expect('log 128 B appends, ringfile vs fs.writeSync per record', 'log', 8, 6, true);
   expect('log 128 B appends, ringfile vs 64 KiB buffered writer', 'log', 1.4, 1.5, false);
-  expect('Node -> Go 64 B ring file vs batched Unix socket (issue 13)', 'xlang', 1.8, 2, false);
-  expect('Go -> Node 64 B ring file vs batched Unix socket (issue 13)', 'xlang', 2.2, 2, true);
+  expect('Node -> Go 64 B node->go-ringfile vs batched Unix socket (issue 13)', 'xlang', 1.8, 2, false);
+  expect('Go -> Node 64 B go->node-ringfile vs batched Unix socket (issue 13)', 'xlang', 2.2, 2, true);
+  expect('Node -> Go 64 B node->go-ringfile-batch vs batched Unix socket (issue 13)', 'xlang', 2.1, 2, true);
   // The earlier 1.5x Node -> Go floor stays beside the issue 13 one.
   assert.equal(byName['Node -> Go 64 B ring file vs batched Unix socket'].met, true);
   // A prefault contender, when it ran, gets its own two floors.
@@ -72,6 +82,24 @@ test('issue 13 floors: structs, CSV, log and Node <-> Go 64 B, from same-round r
   // Nothing is checked without the peer, or for a failed case.
   assert.deepEqual(checkFloors([at('structs', 'shmring-typed', 40, { 'ringbuf.js': 5 })]), []);
   assert.deepEqual(checkFloors([{ ...at('csv', 'rings', 30, { 'postMessage-batch': 2 }), error: 'boom' }]), []);
+});
+
+test('issue 13 micro floor: per-record cost against the minimal framed ring of the same run, a ceiling', () => {
+  const micro = [
+    { name: 'tryWrite + poll, 64 B (4096 records per op)', nsPerOp: 4096 * 55, recordsPerOp: 4096 },
+    { name: 'batch(): claim + set, then batch() next() + release, 64 B (4096 records per op)', nsPerOp: 4096 * 48, recordsPerOp: 4096 },
+    { name: 'minimal framed ring: set + 2 header words, then read, 64 B (4096 records per op)', nsPerOp: 4096 * 44, recordsPerOp: 4096 },
+  ];
+  const floors = microFloors(micro);
+  assert.deepEqual(
+    floors.map((f) => [f.suite, f.value.toFixed(3), f.threshold, f.atMost, f.met]),
+    [
+      ['micro', (55 / 44).toFixed(3), 1.2, true, false],
+      ['micro', (48 / 44).toFixed(3), 1.2, true, true],
+    ],
+  );
+  assert.deepEqual(microFloors(micro.slice(0, 2)), [], 'no reference, no floor');
+  assert.deepEqual(microFloors(undefined), []);
 });
 
 test('the log suite reports throughput with ratios and per-append latency, both tables', () => {

@@ -57,3 +57,8 @@ func loadRelaxed32(word *uint32) uint32 { return atomic.LoadUint32(word) }
 
 // storeRelaxed32 writes an informational word (pid, heartbeat).
 func storeRelaxed32(word *uint32, value uint32) { atomic.StoreUint32(word, value) }
+
+// touchForWrite32 adds zero to a word: a write access that changes nothing and cannot lose a
+// concurrent store to the same word (a read-modify-write), used only to pre-fault a page for
+// writing where madvise(MADV_POPULATE_WRITE) is not available. Relaxed would do; Go offers seq-cst.
+func touchForWrite32(word *uint32) { atomic.AddUint32(word, 0) }

@@ -166,6 +166,12 @@ func CreateAnonymous(options CreateOptions) (*Ring, error) {
 		ring.Close()
 		return nil, fmt.Errorf("shmring: create anonymous ring: F_ADD_SEALS: %w", err)
 	}
+	if options.Prefault {
+		if err := ring.Prefault(); err != nil {
+			ring.Close()
+			return nil, err
+		}
+	}
 	return ring, nil
 }
 

@@ -7,8 +7,8 @@
 //	shmring produce FILE --count N [--seed S] [--max-length M] [--start N0]
 //	                [--create [--capacity C] [--max-record-length R]] [--batch K] [--write-batch] [--park] [--spin K]
 //	shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--read-batch] [--park] [--spin K]
-//	shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
-//	shmring bench-consume FILE [--park] [--spin K] [--layout SPEC]
+//	shmring bench-produce FILE --count N --size B [--batch K] [--write-batch] [--park] [--spin K]
+//	shmring bench-consume FILE [--park] [--spin K] [--layout SPEC] [--read-batch]
 //	shmring relay IN OUT [--batch K] [--spin K] [--no-park]
 //
 // produce and consume speak the test stream shared with the TypeScript tests (see
@@ -53,8 +53,8 @@ const usageText = `usage:
   shmring produce FILE --count N [--seed S] [--max-length M] [--start N0]
                   [--create [--capacity C] [--max-record-length R]] [--batch K] [--write-batch] [--park] [--spin K]
   shmring consume [--verify] FILE [--count N] [--seed S] [--max-length M] [--start N0] [--read-batch] [--park] [--spin K]
-  shmring bench-produce FILE --count N --size B [--batch K] [--park] [--spin K]
-  shmring bench-consume FILE [--park] [--spin K] [--layout SPEC]
+  shmring bench-produce FILE --count N --size B [--batch K] [--write-batch] [--park] [--spin K]
+  shmring bench-consume FILE [--park] [--spin K] [--layout SPEC] [--read-batch]
   shmring relay IN OUT [--batch K] [--spin K] [--no-park]
 
 Without --park a waiting peer spins (yielding the processor); with --park it spins --spin times,
@@ -662,7 +662,8 @@ func newBenchSummary(role string, records, bytes uint64, elapsed time.Duration) 
 func (c *command) benchProduce(args []string) error {
 	count := c.flags.Uint64("count", 0, "records to write (required)")
 	size := c.flags.Int("size", 64, "payload bytes per record")
-	batch := c.flags.Int("batch", shmring.DefaultBatchRecords, "publish every K records")
+	batch := c.flags.Int("batch", shmring.DefaultBatchRecords, "publish every K records (with --write-batch: records per WriteBatch)")
+	writeBatch := c.flags.Bool("write-batch", false, "write through Producer.WriteBatch (claim in place, one publish per batch of --batch records)")
 	wait := c.waitFlags()
 	positional, err := c.parse(args, 1, "FILE")
 	if err != nil {
@@ -687,7 +688,35 @@ func (c *command) benchProduce(args []string) error {
 	}
 	payload := make([]byte, *size)
 	started := time.Now()
-	for written := uint64(0); written < *count; written++ {
+	if *writeBatch {
+		// Batches of up to --batch records claimed in place; when none fits, wait for room with a
+		// claim that is then aborted.
+		perBatch := *batch
+		for written := uint64(0); written < *count; {
+			in, err := producer.WriteBatch(func(writer *shmring.BatchWriter) error {
+				for n := 0; n < perBatch && written < *count; n++ {
+					buffer, err := writer.Claim(*size, 1)
+					if err != nil || buffer == nil {
+						return err
+					}
+					copy(buffer, payload)
+					binaryPutSequence(buffer, written)
+					written++
+				}
+				return nil
+			})
+			if err == nil && in == 0 {
+				if _, err = producer.Claim(ctx, *size, 1); err == nil {
+					err = producer.Abort()
+				}
+			}
+			if err != nil {
+				producer.Detach()
+				return err
+			}
+		}
+	}
+	for written := uint64(0); !*writeBatch && written < *count; written++ {
 		binaryPutSequence(payload, written)
 		if err := producer.Write(ctx, payload, 1); err != nil {
 			producer.Detach()
@@ -711,6 +740,7 @@ func binaryPutSequence(payload []byte, sequence uint64) {
 func (c *command) benchConsume(args []string) error {
 	wait := c.waitFlags()
 	layoutSpec := c.flags.String("layout", "", "decode every field of each record with this record layout (ParseLayout text) and fold a checksum")
+	readBatch := c.flags.Bool("read-batch", false, "read through Consumer.ReadBatch (a cursor, one release per batch) instead of Poll")
 	positional, err := c.parse(args, 1, "FILE")
 	if err != nil {
 		return err
@@ -748,8 +778,21 @@ func (c *command) benchConsume(args []string) error {
 		return nil
 	}
 	var started time.Time
+	readAll := func(batch *shmring.BatchReader) error {
+		for batch.Next() {
+			if err := count(batch.Type(), batch.Data()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for {
-		handled, err := consumer.Poll(count, 0)
+		var handled int
+		if *readBatch {
+			handled, err = consumer.ReadBatch(0, readAll)
+		} else {
+			handled, err = consumer.Poll(count, 0)
+		}
 		if err != nil {
 			consumer.Close()
 			return err

@@ -38,6 +38,14 @@ bool unmap(void* base, size_t length);
 // the file stays mapped until unmap).
 bool release_pages(void* base, size_t length);
 
+// Pre-faults [base, base+length) of a mapping for writing, so that the first write to each page
+// takes no page fault: madvise(MADV_POPULATE_WRITE) (Linux 5.14+), which allocates the file's
+// pages (a hole becomes blocks) and maps them writable and dirty without changing a byte. On a
+// kernel without it (EINVAL), the first word of each page gets an atomic add of zero, which
+// takes the same write fault and cannot lose a concurrent writer's store. EFAULT/ENOMEM/EIO are
+// returned as errors (e.g. a file truncated under the mapping, or no room to allocate).
+Status prefault(void* base, size_t length);
+
 // Number of registered ranges still mapping their file, in this process.
 size_t live_mappings();
 

@@ -42,6 +42,7 @@ Napi::Function RingFileWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::UnlockRole>>("unlockRole"),
           InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::RoleHeld>>("roleHeld"),
           InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Flush>>("flush"),
+          InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Prefault>>("prefault"),
           InstanceMethod<&RingFileWrap::Guarded<&RingFileWrap::Close>>("close"),
           InstanceAccessor<&RingFileWrap::Guarded<&RingFileWrap::Seals>>("seals", napi_enumerable),
           StaticMethod<&shmring::addon::Guarded<&RingFileWrap::CreateAnonymous>>("createAnonymous"),
@@ -172,6 +173,12 @@ void RingFileWrap::Flush(const Napi::CallbackInfo& info) {
   ThrowIfClosed(info.Env(), "flush");
   // Safe to touch the mapping: buffer_ holds the SharedArrayBuffer strongly until close().
   Check(info.Env(), shmring::flush(file_.base(), file_.size()));
+}
+
+void RingFileWrap::Prefault(const Napi::CallbackInfo& info) {
+  ThrowIfClosed(info.Env(), "prefault");
+  // As in Flush: buffer_ keeps the mapping alive until close().
+  Check(info.Env(), shmring::prefault(file_.base(), file_.size()));
 }
 
 void RingFileWrap::Close(const Napi::CallbackInfo& info) {

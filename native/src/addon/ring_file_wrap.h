@@ -37,6 +37,7 @@ class RingFileWrap : public Napi::ObjectWrap<RingFileWrap> {
   void UnlockRole(const Napi::CallbackInfo& info);
   Napi::Value RoleHeld(const Napi::CallbackInfo& info);
   void Flush(const Napi::CallbackInfo& info);
+  void Prefault(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   Napi::Value Seals(const Napi::CallbackInfo& info);
   // RingFile.createAnonymous(capacity, maxRecordLength): a sealed memfd ring.

@@ -1,6 +1,7 @@
 #include "shmring/mapping.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -78,6 +79,26 @@ bool release_pages(void* base, size_t length) {
   if (replaced == MAP_FAILED) return false;
   found->second.maps_file = false;
   return true;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older C libraries do not name it
+#endif
+
+Status prefault(void* base, size_t length) {
+  int result;
+  do {
+    result = ::madvise(base, length, MADV_POPULATE_WRITE);
+  } while (result != 0 && errno == EINTR);
+  if (result == 0) return Status::success();
+  if (errno != EINVAL) return Error::system(errno, "madvise(MADV_POPULATE_WRITE)", std::string());
+  // An older kernel: touch each page with a write that changes nothing.
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  char* bytes = static_cast<char*>(base);
+  for (size_t offset = 0; offset < length; offset += page) {
+    __atomic_fetch_add(reinterpret_cast<uint32_t*>(bytes + offset), 0u, __ATOMIC_RELAXED);
+  }
+  return Status::success();
 }
 
 size_t live_mappings() {
