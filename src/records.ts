@@ -268,10 +268,11 @@ function accessorSource(field: FieldLayout, index: number): string {
     return `get ${name}() { return helpers.getBytes(this, ${index}); }
             set ${name}(value) { helpers.setBytes(this, ${index}, value); }`;
   }
-  // utf8[N]: the ASCII case (symbols, keys) inline, a code unit at a time with no call; anything
-  // else, or a string longer than N units, through the helpers (TextEncoder / TextDecoder).
-  // Reading: strings that recur (symbols, keys) come from a 256-entry cache per field, checked
-  // byte for byte, so reading one allocates nothing; a miss builds the string and caches it.
+  // utf8[N]: the ASCII case (symbols, keys) inline, with no call; anything else, or a string
+  // longer than N units, through the helpers (TextEncoder / TextDecoder). Reading: strings that
+  // recur (symbols, keys) come from a 256-entry cache per field, checked against the field's bytes,
+  // so reading one allocates nothing; a miss builds the string and caches it.
+  if (LITTLE_ENDIAN_HOST && at % 4 === 0 && size % 4 === 0 && size <= MAX_WORD_UTF8) return utf8WordSource(field, index);
   return `get ${name}() {
             const bytes = this.$bytes; const start = this.$base + ${at};
             let length = 0; let hash = 0;
@@ -312,9 +313,79 @@ function accessorSource(field: FieldLayout, index: number): string {
           }`;
 }
 
+/** utf8[N] fields up to this size at a 4-aligned offset, N a multiple of 4, take the word path. */
+const MAX_WORD_UTF8 = 64;
+
+/**
+ * utf8[N] a 32-bit word at a time (N a multiple of 4 at a 4-aligned offset). Reading loads the
+ * field's N/4 words once (unrolled), hashes them, and returns the cached string when the slot's
+ * saved words equal them: the same bytes decode to the same string, so the cache needs no other
+ * check, and a hit costs N/4 loads and compares (byte for byte it was N of each, ~3x the time on
+ * Node 22-26 for utf8[20]). A word with a byte >= 0x80 is not ASCII (or has bytes after the end
+ * that are): the general decoder takes it. Writing packs four code units per store, the zero
+ * padding included, so the field costs N/4 stores whatever the string's length.
+ */
+function utf8WordSource(field: FieldLayout, index: number): string {
+  const { name, offset: at, size } = field;
+  const words = size >> 2;
+  const loads: string[] = [];
+  const fold: string[] = [];
+  const matches = (way: string): string => Array.from({ length: words }, (_, k) => `saved[${way} + ${k}] === w${k}`).join(' && ');
+  const demote: string[] = [];
+  const save: string[] = [];
+  for (let k = 0; k < words; k++) {
+    loads.push(`const w${k} = u32[first + ${k}];`);
+    fold.push(`hash = Math.imul(hash ^ w${k}, 0x9e3779b1);`);
+    demote.push(`saved[second + ${k}] = saved[entry + ${k}];`);
+    save.push(`saved[entry + ${k}] = w${k};`);
+  }
+  const or = Array.from({ length: words }, (_, k) => `w${k}`).join(' | ');
+  // Two ways per set (256 sets): two strings whose words hash to one set both stay cached; a miss
+  // moves the set's first way to its second and takes the first.
+  return `get ${name}() {
+            const u32 = this.$u32; const first = (this.$address + ${at}) >> 2;
+            ${loads.join(' ')}
+            if (((${or}) & 0x80808080) !== 0) return helpers.getUtf8(this, ${index});
+            let hash = 0;
+            ${fold.join(' ')}
+            const way = (hash >>> 24) << 1;
+            const saved = helpers.words[${index}]; const entry = way * ${words}; const second = entry + ${words};
+            const strings = helpers.strings[${index}];
+            if (${matches('entry')}) return strings[way];
+            if (${matches('second')}) return strings[way + 1];
+            const text = helpers.getUtf8(this, ${index});
+            ${demote.join(' ')}
+            ${save.join(' ')}
+            strings[way + 1] = strings[way];
+            strings[way] = text;
+            return text;
+          }
+          set ${name}(value) {
+            if (typeof value === 'string' && value.length <= ${size}) {
+              const u32 = this.$u32; const first = (this.$address + ${at}) >> 2;
+              const length = value.length;
+              let w = first; let word = 0; let k = 0;
+              for (; k < length; k++) {
+                const code = value.charCodeAt(k);
+                if (((code - 1) >>> 0) >= 0x7f) break;
+                word |= code << ((k & 3) << 3);
+                if ((k & 3) === 3) { u32[w++] = word; word = 0; }
+              }
+              if (k === length) {
+                if ((k & 3) !== 0) u32[w++] = word;
+                for (; w < first + ${words}; w++) u32[w] = 0;
+                return;
+              }
+            }
+            helpers.setUtf8(this, ${index}, value);
+          }`;
+}
+
 interface CursorHelpers {
   /** Per utf8 field (by index): the read cache of recent ASCII strings. */
   strings: string[][];
+  /** Per utf8 field on the word path: the words each cached string was decoded from (512 x N/4). */
+  words: Uint32Array[];
   notSafe(index: number, value: unknown): RingUsageError;
   getBytes(cursor: CursorState, index: number): Uint8Array;
   setBytes(cursor: CursorState, index: number, value: Uint8Array): void;
@@ -326,7 +397,10 @@ interface CursorHelpers {
 function cursorClass(fields: readonly FieldLayout[], size: number): new (data: Uint8Array) => CursorState {
   const scratch = new Uint8Array(Math.max(...fields.map((field) => field.size)) + 4);
   const helpers: CursorHelpers = {
-    strings: fields.map(() => new Array<string>(256).fill('')),
+    // 256 slots (byte path) or 256 sets of 2 (word path). A slot starts as '' decoded from N zero
+    // bytes, which is what it is.
+    strings: fields.map(() => new Array<string>(512).fill('')),
+    words: fields.map((field) => new Uint32Array(field.kind.startsWith('utf8[') ? 512 * (field.size >> 2) : 0)),
     notSafe(index, value) {
       const field = fields[index];
       return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: field ${field.name} (${field.kind}) cannot hold ${String(value)} exactly`, {

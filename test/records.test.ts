@@ -118,6 +118,71 @@ describe('field kinds', () => {
   });
 });
 
+describe('utf8 fields against a reference decoder', () => {
+  // utf8[20] at offset 20 takes the word path (4-aligned, N a multiple of 4); utf8[7] at an odd
+  // offset and utf8[6] take the byte path. Bytes are planted directly, as a foreign writer would:
+  // ASCII of every length, a zero inside, non-ASCII bytes before and after the terminator, and
+  // thousands of distinct strings so the read cache's sets collide and evict.
+  const Mixed = defineRecord({ id: 'u64', price: 'f64', qty: 'u32', word: 'utf8[20]', odd: 'u8', bytewise: 'utf8[7]', short: 'utf8[6]' });
+  const reference = new TextDecoder();
+  const expected = (bytes: Uint8Array): string => {
+    const end = bytes.indexOf(0);
+    return reference.decode(bytes.subarray(0, end < 0 ? bytes.length : end));
+  };
+
+  it('reads exactly what the bytes say, through the cache, whatever was cached before', () => {
+    const stride = (Mixed.size + 7) & ~7; // cursors point at 8-aligned records, as ring payloads are
+    const data = new Uint8Array(stride * 64);
+    const cursor = Mixed.cursor(data);
+    const random = seededRandom(2024);
+    const fieldOf = (name: 'word' | 'bytewise' | 'short') => Mixed.fields.find((f) => f.name === name)!;
+    for (let round = 0; round < 20_000; round++) {
+      const record = random() & 63;
+      const at = record * stride;
+      cursor.at(at);
+      for (const name of ['word', 'bytewise', 'short'] as const) {
+        const { offset, size } = fieldOf(name);
+        const bytes = data.subarray(at + offset, at + offset + size);
+        const shape = random() % 6;
+        const length = random() % (size + 1);
+        bytes.fill(0);
+        for (let k = 0; k < length; k++) {
+          // Mostly ASCII letters from a small alphabet (so strings recur and hit the cache).
+          bytes[k] = 0x41 + (random() % (shape === 0 ? 2 : 6));
+        }
+        if (shape === 1 && length < size) bytes[length + (random() % (size - length))] = 0x80 | (random() & 0x7f); // garbage after the end
+        if (shape === 2 && length > 0) bytes[random() % length] = 0xc3; // a broken sequence: the decoder's U+FFFD
+        if (shape === 3 && length >= 2) bytes.set([0xc3, 0xa9], 0); // é
+        expect(cursor[name], `${name} ${Array.from(bytes).join(',')}`).toBe(expected(bytes));
+        // Read twice: the second read may come from the cache, and must agree.
+        expect(cursor[name]).toBe(expected(bytes));
+      }
+    }
+  });
+
+  it('writes ASCII of every length, NUL, non-ASCII and over-long strings as the reference encoder would', () => {
+    const data = new Uint8Array(Mixed.size);
+    const cursor = Mixed.cursor(data);
+    const encoder = new TextEncoder();
+    for (const name of ['word', 'bytewise', 'short'] as const) {
+      const { offset, size } = Mixed.fields.find((f) => f.name === name)!;
+      const field = () => data.subarray(offset, offset + size);
+      const cases = [...Array.from({ length: size + 1 }, (_, n) => 'Q'.repeat(n)), 'a\u0000b', 'ñandú', '€uro', 'x'.repeat(size + 3), '\u007f'];
+      for (const value of cases) {
+        data.fill(0xee);
+        cursor[name] = value;
+        const want = new Uint8Array(size);
+        // encodeInto into the field's room: whole characters only, the rest zero.
+        encoder.encodeInto(value, want);
+        expect(Array.from(field()), `${name} <- ${JSON.stringify(value)}`).toEqual(Array.from(want));
+        // Neighbouring fields are untouched.
+        expect(data[offset - 1]).toBe(0xee);
+        if (offset + size < data.length) expect(data[offset + size]).toBe(0xee);
+      }
+    }
+  });
+});
+
 /** Record n's values; `random` is test/support's seeded u32 source. */
 function tradeValues(random: () => number, n: number) {
   return {
