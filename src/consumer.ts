@@ -1,6 +1,6 @@
 /** The consuming side of a ring (docs/FORMAT.md §5). */
 import { loadAcquire, storeSeqCst } from './atomics.js';
-import { RingUsageError, corrupt } from './errors.js';
+import { RingUsageError, corrupt, type RingCorruptError } from './errors.js';
 import { RecordBatchReader } from './batch.js';
 import {
   CONSUMER_HEARTBEAT_INDEX,
@@ -204,30 +204,46 @@ export class RingConsumer extends RingSide {
    * hostile, may change the shared words meanwhile.
    */
   private checkRecord(position: number, offset: number, length: number, type: number): number {
-    if (type === PADDING_TYPE_I32) {
-      const toEnd = this.capacity - offset;
-      if (length !== toEnd - RECORD_HEADER_LENGTH) {
-        throw corrupt('padding.length', length >>> 0, `${toEnd - RECORD_HEADER_LENGTH} (the rest of the data area)`, ` at offset ${offset}`);
-      }
-      if (((this.cachedTail - position) | 0) < toEnd) {
-        throw corrupt('padding.length', length >>> 0, 'a padding record below the tail', ` at offset ${offset}`);
-      }
-      return toEnd;
-    }
-    if (length < 0 || length > this.maxRecordLength) {
-      throw corrupt('record.length', length >>> 0, `at most maxRecordLength ${this.maxRecordLength}`, ` at offset ${offset}`);
-    }
-    if ((type & MAX_TYPE) !== type) {
-      throw corrupt('record.type', type >>> 0, `0..${MAX_TYPE} or padding 0xffffffff`, ` at offset ${offset}`);
-    }
+    if (type === PADDING_TYPE_I32) return this.checkPadding(position, offset, length);
     const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
-    if (offset + RECORD_HEADER_LENGTH + length > this.capacity) {
-      throw corrupt('record.length', length, `a record inside the data area (${this.capacity - offset - RECORD_HEADER_LENGTH} bytes to its end)`, ` at offset ${offset}`);
-    }
-    if (((this.cachedTail - position) | 0) < slot) {
-      throw corrupt('record.length', length, 'a record below the published tail', ` at offset ${offset}`);
+    // One test for the common case; the error (which check failed, with the values) is built out
+    // of line, so this stays small enough for V8 to inline into every read loop.
+    if (
+      length < 0 ||
+      length > this.maxRecordLength ||
+      (type & MAX_TYPE) !== type ||
+      offset + RECORD_HEADER_LENGTH + length > this.capacity ||
+      ((this.cachedTail - position) | 0) < slot
+    ) {
+      throw this.recordError(offset, length, type);
     }
     return slot;
+  }
+
+  /** A padding record (once per lap): it must fill the rest of the data area, below the tail. */
+  private checkPadding(position: number, offset: number, length: number): number {
+    const toEnd = this.capacity - offset;
+    if (length !== toEnd - RECORD_HEADER_LENGTH) {
+      throw corrupt('padding.length', length >>> 0, `${toEnd - RECORD_HEADER_LENGTH} (the rest of the data area)`, ` at offset ${offset}`);
+    }
+    if (((this.cachedTail - position) | 0) < toEnd) {
+      throw corrupt('padding.length', length >>> 0, 'a padding record below the tail', ` at offset ${offset}`);
+    }
+    return toEnd;
+  }
+
+  /** The error for a record checkRecord refused, naming the first check it fails. */
+  private recordError(offset: number, length: number, type: number): RingCorruptError {
+    if (length < 0 || length > this.maxRecordLength) {
+      return corrupt('record.length', length >>> 0, `at most maxRecordLength ${this.maxRecordLength}`, ` at offset ${offset}`);
+    }
+    if ((type & MAX_TYPE) !== type) {
+      return corrupt('record.type', type >>> 0, `0..${MAX_TYPE} or padding 0xffffffff`, ` at offset ${offset}`);
+    }
+    if (offset + RECORD_HEADER_LENGTH + length > this.capacity) {
+      return corrupt('record.length', length, `a record inside the data area (${this.capacity - offset - RECORD_HEADER_LENGTH} bytes to its end)`, ` at offset ${offset}`);
+    }
+    return corrupt('record.length', length, 'a record below the published tail', ` at offset ${offset}`);
   }
 
   private releaseTo(position: number): void {

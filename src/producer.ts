@@ -361,18 +361,15 @@ export class RingProducer extends RingSide {
    * two header stores: no claim state, no publication policy, no atomics.
    */
   batchClaim(length: number, type: number): number {
-    if (this.batchStart === -1) throw this.closed ? this.closedError() : this.noBatch();
-    if (!(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length) throw this.badLength(length);
-    if ((type & MAX_TYPE) !== type) throw this.badType(type);
+    // The checks fail out of line (batchRefusal), so this stays small enough for V8 to inline into
+    // the caller's loop together with the caller's own field writes.
+    if (this.batchStart === -1 || !(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length || (type & MAX_TYPE) !== type) {
+      throw this.batchRefusal(length, type);
+    }
     const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
     let offset = this.writePosition & this.mask;
-    const toEnd = this.capacity - offset;
-    if (slot > toEnd) {
-      if (!this.hasSpace(toEnd)) return -1;
-      // The wrap padding is part of the batch even if the record then does not fit: published with
-      // it, it lets the consumer free the start of the ring (agrona PR #239).
-      this.pendingPadding = toEnd;
-      this.writePadding();
+    if (slot > this.capacity - offset) {
+      if (!this.batchWrap()) return -1;
       offset = 0;
     }
     if (!this.hasSpace(slot)) return -1;
@@ -382,6 +379,26 @@ export class RingProducer extends RingSide {
     this.writePosition = (this.writePosition + slot) | 0;
     this.recordsInBatch++;
     return offset + RECORD_HEADER_LENGTH;
+  }
+
+  /**
+   * A batch record that would cross the end: pads the rest of the data area, if that fits, and
+   * returns whether it did. The padding is part of the batch even if the record then does not fit:
+   * published with it, it lets the consumer free the start of the ring (agrona PR #239).
+   */
+  private batchWrap(): boolean {
+    const toEnd = this.capacity - (this.writePosition & this.mask);
+    if (!this.hasSpace(toEnd)) return false;
+    this.pendingPadding = toEnd;
+    this.writePadding();
+    return true;
+  }
+
+  /** The error for a batchClaim that batchClaim refused. */
+  private batchRefusal(length: number, type: number): RingUsageError {
+    if (this.batchStart === -1) return this.closed ? this.closedError() : this.noBatch();
+    if (!(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length) return this.badLength(length);
+    return this.badType(type);
   }
 
   /** @internal RecordBatchWriter.count. */

@@ -246,7 +246,9 @@ function accessorSource(field: FieldLayout, index: number): string {
         : [`this.$view.getUint32(this.$base + ${at}, true)`, `this.$view.get${signed ? 'Int32' : 'Uint32'}(this.$base + ${at + 4}, true)`,
            (v: string) => `this.$view.setUint32(this.$base + ${at}, ${v}, true)`, (v: string) => `this.$view.setUint32(this.$base + ${at + 4}, ${v}, true)`];
       const unsafe = signed ? 'high > 0x1fffff || high < -0x200000 || (high === -0x200000 && low === 0)' : 'high > 0x1fffff';
-      const accept = signed ? 'Number.isSafeInteger(value)' : 'Number.isSafeInteger(value) && value >= 0';
+      // Number.isSafeInteger, spelled as number tests: V8 (12-14) calls the builtin for it, which
+      // boxes a double argument (an allocation per write of a u64 such as 2^40 + i).
+      const accept = `typeof value === 'number' && value >= ${signed ? '-9007199254740991' : '0'} && value <= 9007199254740991 && Math.floor(value) === value`;
       return `get ${name}() {
                 const high = ${high}; const low = ${low};
                 if (${unsafe}) throw helpers.notSafe(${index}, this.$view.get${signed ? 'BigInt64' : 'BigUint64'}(this.$base + ${at}, true));
@@ -272,7 +274,7 @@ function accessorSource(field: FieldLayout, index: number): string {
   // longer than N units, through the helpers (TextEncoder / TextDecoder). Reading: strings that
   // recur (symbols, keys) come from a 256-entry cache per field, checked against the field's bytes,
   // so reading one allocates nothing; a miss builds the string and caches it.
-  if (LITTLE_ENDIAN_HOST && at % 4 === 0 && size % 4 === 0 && size <= MAX_WORD_UTF8) return utf8WordSource(field, index);
+  if (isWordUtf8(field)) return utf8WordSource(field, index);
   return `get ${name}() {
             const bytes = this.$bytes; const start = this.$base + ${at};
             let length = 0; let hash = 0;
@@ -360,26 +362,39 @@ function utf8WordSource(field: FieldLayout, index: number): string {
             strings[way] = text;
             return text;
           }
-          set ${name}(value) {
-            if (typeof value === 'string' && value.length <= ${size}) {
-              const u32 = this.$u32; const first = (this.$address + ${at}) >> 2;
-              const length = value.length;
-              let w = first; let word = 0; let k = 0;
-              for (; k < length; k++) {
-                const code = value.charCodeAt(k);
-                if (((code - 1) >>> 0) >= 0x7f) break;
-                word |= code << ((k & 3) << 3);
-                if ((k & 3) === 3) { u32[w++] = word; word = 0; }
-              }
-              if (k === length) {
-                if ((k & 3) !== 0) u32[w++] = word;
-                for (; w < first + ${words}; w++) u32[w] = 0;
-                return;
-              }
-            }
-            helpers.setUtf8(this, ${index}, value);
-          }`;
+          set ${name}(value) { put${index}(this, value); }`;
 }
+
+/**
+ * The body of a word-path utf8 setter, as a function of its own: the setter stays a one-call
+ * accessor that costs V8's inlining budget almost nothing, which the number fields written in the
+ * same loop need (a number setter that is not inlined boxes its argument: an allocation per field).
+ */
+function utf8WordPutSource(field: FieldLayout, index: number): string {
+  const { offset: at, size } = field;
+  return `function put${index}(cursor, value) {
+    if (typeof value === 'string' && value.length <= ${size}) {
+      const u32 = cursor.$u32; const first = (cursor.$address + ${at}) >> 2;
+      const length = value.length;
+      let w = first; let word = 0; let k = 0;
+      for (; k < length; k++) {
+        const code = value.charCodeAt(k);
+        if (((code - 1) >>> 0) >= 0x7f) break;
+        word |= code << ((k & 3) << 3);
+        if ((k & 3) === 3) { u32[w++] = word; word = 0; }
+      }
+      if (k === length) {
+        if ((k & 3) !== 0) u32[w++] = word;
+        for (; w < first + ${size >> 2}; w++) u32[w] = 0;
+        return;
+      }
+    }
+    helpers.setUtf8(cursor, ${index}, value);
+  }`;
+}
+
+const isWordUtf8 = (field: FieldLayout): boolean =>
+  field.kind.startsWith('utf8[') && LITTLE_ENDIAN_HOST && field.offset % 4 === 0 && field.size % 4 === 0 && field.size <= MAX_WORD_UTF8;
 
 interface CursorHelpers {
   /** Per utf8 field (by index): the read cache of recent ASCII strings. */
@@ -471,7 +486,9 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
       bytes.fill(0, start + written, start + field.size);
     },
   };
-  const source = `return class Cursor {
+  const puts = fields.map((field, index) => (isWordUtf8(field) ? utf8WordPutSource(field, index) : '')).join('\n');
+  const source = `${puts}
+  return class Cursor {
     constructor(data) {
       // Every property assigned here, in one order: one hidden class for every cursor of a layout.
       const buffer = data.buffer;
