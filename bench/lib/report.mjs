@@ -82,6 +82,7 @@ function issue13Floors(finder) {
     ratioFloor('structs', structs(transport), 'node->go-socket-batched-typed', 2, `Node -> Go 40 B structs, ${transport} vs batched Unix socket`);
   }
   ratioFloor('csv', finder('csv')('rings'), 'postMessage-batch', 1, 'CSV app, rings vs batched postMessage');
+  ratioFloor('csv', finder('csv')('rings-batch'), 'postMessage-batch', 1, 'CSV app, rings-batch (batch paths) vs batched postMessage');
   const log = finder('log');
   for (const transport of ['ringfile', 'ringfile-prefault']) {
     const ring = log(transport);

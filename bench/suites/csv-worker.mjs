@@ -64,6 +64,85 @@ function aggregateRing({ trades, spin }) {
   };
 }
 
+/**
+ * Runs `read(batch)` over consumer.batch() until the stream ends; when nothing is published, waits
+ * (spin, then park) for one record through pollSync with `one` as its handler.
+ */
+function drainBatches(consumer, read, one) {
+  for (;;) {
+    const batch = consumer.batch();
+    read(batch);
+    if (batch.release() > 0) continue;
+    if (consumer.pollSync(one, 1, STALL_MS) > 0) continue;
+    if (consumer.ended) return;
+    throw new Error(`no record for ${STALL_MS} ms`);
+  }
+}
+
+/** Rings, batch paths: runs of whole lines in, typed trades claimed in place with producer.batch() out. */
+function parseRingBatch({ lines, out, spin }) {
+  const consumer = new RingConsumer(lines, { spin });
+  const producer = new RingProducer(out, { publish: 'auto', spin });
+  const cursor = trade.cursor(producer.data);
+  const fields = new Float64Array(4);
+  const onRun = (_type, data, offset, length) => {
+    const end = offset + length;
+    let batch = producer.batch();
+    let lineStart = offset;
+    for (let i = offset; i < end; i++) {
+      if (data[i] !== NEWLINE) continue;
+      parseLine(data, lineStart, i, fields);
+      lineStart = i + 1;
+      let at = batch.claim(TRADE_SIZE, 1);
+      if (at < 0) {
+        // The output ring is full: publish what is in, wait for room, go on in a new batch.
+        batch.publish();
+        if (producer.claimSync(TRADE_SIZE, 1, STALL_MS) < 0) throw new Error(`parse: output ring full for ${STALL_MS} ms`);
+        producer.abort();
+        batch = producer.batch();
+        at = batch.claim(TRADE_SIZE, 1);
+      }
+      cursor.at(at);
+      cursor.ts = fields[3];
+      cursor.price = fields[1];
+      cursor.qty = fields[2];
+      cursor.symbol = fields[0];
+    }
+    batch.publish();
+  };
+  const readRuns = (batch) => {
+    while (batch.next()) onRun(batch.type, batch.data, batch.offset, batch.length);
+  };
+  return () => {
+    drainBatches(consumer, readRuns, onRun);
+    producer.close();
+    consumer.close();
+    return {};
+  };
+}
+
+function aggregateRingBatch({ trades, spin }) {
+  const consumer = new RingConsumer(trades, { spin });
+  const cursor = trade.cursor(consumer.data);
+  const aggregate = new Aggregate();
+  const onTrade = (_type, _data, offset) => {
+    cursor.at(offset);
+    aggregate.add(cursor.symbol, cursor.price, cursor.qty, cursor.ts);
+  };
+  const readTrades = (batch) => {
+    while (batch.next()) {
+      cursor.at(batch.offset);
+      aggregate.add(cursor.symbol, cursor.price, cursor.qty, cursor.ts);
+    }
+  };
+  return () => {
+    drainBatches(consumer, readTrades, onTrade);
+    const result = finished(aggregate);
+    consumer.close();
+    return result;
+  };
+}
+
 /** Batched postMessage: blocks of whole lines in, blocks of up to `perBatch` trade records out. */
 function parseBatch({ input, output, perBatch }) {
   const fields = new Float64Array(4);
@@ -153,8 +232,7 @@ function aggregateLinePerMessage({ input }) {
     });
 }
 
-// Stage kinds; a batch-path variant (issue 13 items 1-2) is one more parse/aggregate pair here.
-const kinds = { parseRing, aggregateRing, parseBatch, aggregateBatch, parseLinePerMessage, aggregateLinePerMessage };
+const kinds = { parseRing, aggregateRing, parseRingBatch, aggregateRingBatch, parseBatch, aggregateBatch, parseLinePerMessage, aggregateLinePerMessage };
 
 serveWorkerTrials((params) => {
   const make = kinds[params.kind];

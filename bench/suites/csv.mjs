@@ -8,6 +8,9 @@
  *   rings              main -> parse: one ring record per line (tryClaim + copy + commit, publish
  *                      'auto'); parse -> aggregate: one typed record per line written through a
  *                      defineRecord cursor; both rings 4 MiB; stages poll (spin, then park)
+ *   rings-batch        the batch paths: main -> parse one record per run of whole lines (up to 64
+ *                      KiB, one Uint8Array#set), parse -> aggregate typed records claimed in place
+ *                      with producer.batch(); both stages read through consumer.batch()
  *   postMessage-batch  4096 lines per transferred ArrayBuffer (up to: a batch ends at a 1 MiB read
  *                      too), 4096 typed-array-encoded trade records per transferred ArrayBuffer
  *   postMessage-line   one message per line (a copied Uint8Array), one object per trade; on the
@@ -29,6 +32,7 @@ const FULL_LINES = 1_360_000;
 const QUICK_LINES = 40_000;
 const PER_LINE_SUBSET = { full: 100_000, quick: 10_000 };
 const LINES_PER_BATCH = 4096;
+const RUN_BYTES = 64 * 1024;
 const RING_CAPACITY = 4 * 1024 * 1024;
 const STALL_MS = 30_000;
 const SPIN = 2000;
@@ -52,6 +56,29 @@ function sendLinesRing(file, lines, producer) {
       for (let k = 0; k < length; k++) data[at + k] = bytes[lineStart + k];
       producer.commit();
       lineStart = i + 1;
+    }
+  });
+  producer.close();
+}
+
+/**
+ * Main thread, rings through the batch paths: runs of whole lines of up to RUN_BYTES as one record
+ * each (tryClaim + one Uint8Array#set + commit), as a user who knows the ring ships a log.
+ */
+function sendLineRunsRing(file, lines, producer) {
+  const data = producer.data;
+  const chunk = Buffer.alloc(1 << 20);
+  readLineChunks(file, chunk, lines, (bytes, start, end) => {
+    for (let runStart = start; runStart < end; ) {
+      // The run ends after the last newline within RUN_BYTES (every line is far shorter).
+      const runEnd = end - runStart <= RUN_BYTES ? end : bytes.lastIndexOf(NEWLINE, runStart + RUN_BYTES - 1) + 1;
+      const length = runEnd - runStart;
+      let at = producer.tryClaim(length, 1);
+      if (at < 0) at = producer.claimSync(length, 1, STALL_MS);
+      if (at < 0) throw new Error(`rings-batch: line ring full for ${STALL_MS} ms`);
+      data.set(bytes.subarray(runStart, runEnd), at);
+      producer.commit();
+      runStart = runEnd;
     }
   });
   producer.close();
@@ -117,6 +144,19 @@ const VARIANTS = {
         parse: { params: { kind: 'parseRing', lines: lineRing, out: tradeRing, spin: SPIN }, transfer: [] },
         aggregate: { params: { kind: 'aggregateRing', trades: tradeRing, spin: SPIN }, transfer: [] },
         send: () => sendLinesRing(file, lines, producer),
+      };
+    },
+  },
+  'rings-batch': {
+    label: `rings through the batch paths: main -> parse one record per run of whole lines (<= ${RUN_BYTES / 1024} KiB, one copy), parse -> aggregate typed records claimed in place with producer.batch() (one publish per input run), both stages read with consumer.batch(); 4 MiB rings, spin 2000 then park`,
+    prepare(file, lines) {
+      const lineRing = createRing({ capacity: RING_CAPACITY, maxRecordLength: RUN_BYTES });
+      const tradeRing = createRing({ capacity: RING_CAPACITY, maxRecordLength: TRADE_SIZE });
+      const producer = new RingProducer(lineRing, { publish: 'auto', spin: SPIN });
+      return {
+        parse: { params: { kind: 'parseRingBatch', lines: lineRing, out: tradeRing, spin: SPIN }, transfer: [] },
+        aggregate: { params: { kind: 'aggregateRingBatch', trades: tradeRing, spin: SPIN }, transfer: [] },
+        send: () => sendLineRunsRing(file, lines, producer),
       };
     },
   },

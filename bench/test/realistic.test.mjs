@@ -46,6 +46,7 @@ test('issue 13 floors: batch paths, structs, CSV, log and Node <-> Go 64 B, from
     at('structs', 'node->go-ringfile-typed', 40, { 'node->go-socket-batched-typed': 2.5 }),
     at('structs', 'node->go-ringfile-typed-batch', 40, { 'node->go-socket-batched-typed': 1.9 }),
     at('csv', 'rings', 30, { 'postMessage-batch': 1.1, 'postMessage-line': 40 }),
+    at('csv', 'rings-batch', 30, { 'postMessage-batch': 0.9 }),
     at('log', 'ringfile', 128, { writeSync: 8, 'buffered-64k': 1.4 }),
     at('xlang', 'node->go-ringfile', 64, { 'node->go-socket-batched': 1.8 }),
     at('xlang', 'go->node-ringfile', 64, { 'go->node-socket-batched': 2.2 }),
@@ -66,6 +67,7 @@ test('issue 13 floors: batch paths, structs, CSV, log and Node <-> Go 64 B, from
   expect('Node -> Go 40 B structs, node->go-ringfile-typed vs batched Unix socket', 'structs', 2.5, 2, true);
   expect('Node -> Go 40 B structs, node->go-ringfile-typed-batch vs batched Unix socket', 'structs', 1.9, 2, false);
   expect('CSV app, rings vs batched postMessage', 'csv', 1.1, 1, true);
+  expect('CSV app, rings-batch (batch paths) vs batched postMessage', 'csv', 0.9, 1, false);
   expect('log 128 B appends, ringfile vs fs.writeSync per record', 'log', 8, 6, true);
   expect('log 128 B appends, ringfile vs 64 KiB buffered writer', 'log', 1.4, 1.5, false);
   expect('Node -> Go 64 B node->go-ringfile vs batched Unix socket (issue 13)', 'xlang', 1.8, 2, false);
