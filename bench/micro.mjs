@@ -228,13 +228,13 @@ function minimalFramedRing(records, payload) {
     for (let i = 0; i < records; i++) {
       let offset = tail & mask;
       if (capacity - offset < slot) {
-        tail += capacity - offset; // the wrap, without a padding record (the reader does the same)
+        tail = (tail + capacity - offset) | 0; // the wrap, without a padding record (the reader does the same)
         offset = 0;
       }
       data.set(payload, offset + 8);
       words[offset >> 2] = length;
       words[(offset >> 2) + 1] = 1;
-      tail += slot;
+      tail = (tail + slot) | 0; // 32-bit wrapping positions, as the ring's (and as the Int32Array stores them)
     }
     Atomics.store(control, TAIL, tail);
     const end = Atomics.load(control, TAIL);
@@ -242,12 +242,12 @@ function minimalFramedRing(records, payload) {
     while (head !== end) {
       let offset = head & mask;
       if (capacity - offset < slot) {
-        head += capacity - offset;
+        head = (head + capacity - offset) | 0;
         offset = 0;
       }
       const recordLength = words[offset >> 2];
       touchHandler(words[(offset >> 2) + 1], data, offset + 8, recordLength);
-      head += (recordLength + 8 + 7) & ~7;
+      head = (head + ((recordLength + 8 + 7) & ~7)) | 0;
       read++;
     }
     Atomics.store(control, HEAD, head);
