@@ -6,6 +6,7 @@
  * nothing, and neither does a record.
  */
 import { badPayload } from './errors.js';
+import { MAX_TYPE, PADDING_TYPE_I32, RECORD_HEADER_LENGTH } from './layout.js';
 import type { RingConsumer } from './consumer.js';
 import type { RingProducer } from './producer.js';
 
@@ -76,6 +77,9 @@ export class RecordBatchWriter {
  * validates it), exposing `type`, `offset` and `length` of the current one in `data`; `release()`
  * releases everything stepped over with one store of the head and ends the batch. While a batch is
  * open the consumer's other reads are refused (ERR_BUSY).
+ *
+ * The reader holds the open batch's position and the tail it last loaded, and next() validates on
+ * them itself: one call per record, with nothing the compiler must reload from the consumer.
  */
 export class RecordBatchReader {
   /** The consumer's data area: `offset` indexes into it. */
@@ -85,21 +89,86 @@ export class RecordBatchReader {
   offset = 0;
   length = 0;
   private readonly consumer: RingConsumer;
+  private readonly words: Int32Array;
+  private readonly mask: number;
+  private readonly capacity: number;
+  private readonly maxRecordLength: number;
+  private isOpen = false;
+  /** Where the batch has got to: just past the last record handed out (or padding stepped over). */
+  private position = 0;
+  /** The tail last loaded (the consumer's cachedTail when the batch opened, or reloaded since). */
+  private tail = 0;
+  private handed = 0;
+  private limit = 0;
 
   /** @internal Made once per consumer, by consumer.batch(). */
-  constructor(consumer: RingConsumer) {
+  constructor(consumer: RingConsumer, words: Int32Array, mask: number, maxRecordLength: number) {
     this.consumer = consumer;
     this.data = consumer.data;
+    this.words = words;
+    this.mask = mask;
+    this.capacity = mask + 1;
+    this.maxRecordLength = maxRecordLength;
+  }
+
+  /** @internal consumer.batch(): starts a batch at `position`. */
+  open(position: number, tail: number, limit: number): void {
+    this.isOpen = true;
+    this.position = position;
+    this.tail = tail;
+    this.handed = 0;
+    // An integer: a batch never hands out more than the ring holds unreleased (capacity / 8 <= 2^27
+    // records), so 2^30 is "no limit", and the test in next() stays an integer comparison.
+    this.limit = limit === Infinity ? 0x40000000 : limit;
+  }
+
+  /** @internal consumer.batchRelease(): ends the batch; returns the position to release to. */
+  close(): number {
+    this.isOpen = false;
+    this.handed = 0;
+    return this.position;
   }
 
   /** Moves to the next published record; false when there is none (or the batch's limit is reached). */
   next(): boolean {
-    return this.consumer.batchNext(this);
+    if (!this.isOpen) throw this.consumer.batchNotOpen();
+    const words = this.words;
+    let position = this.position;
+    while (this.handed < this.limit) {
+      if (position === this.tail) {
+        this.position = position;
+        const tail = this.consumer.batchTail(position);
+        this.tail = tail;
+        if (tail === position) return false;
+      }
+      const offset = position & this.mask;
+      const index = offset >> 2;
+      const length = words[index];
+      const type = words[index + 1];
+      if (type === PADDING_TYPE_I32) {
+        position = (position + this.consumer.batchPadding(position, offset, length)) | 0;
+        continue;
+      }
+      // The consumer's record test (RingConsumer.checkRecord), on this batch's tail.
+      const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
+      if (length < 0 || length > this.maxRecordLength || (type & MAX_TYPE) !== type || offset + RECORD_HEADER_LENGTH + length > this.capacity || ((this.tail - position) | 0) < slot) {
+        this.position = position;
+        throw this.consumer.batchRecordError(offset, length, type);
+      }
+      this.position = (position + slot) | 0;
+      this.handed++;
+      this.type = type;
+      this.offset = offset + RECORD_HEADER_LENGTH;
+      this.length = length;
+      return true;
+    }
+    this.position = position;
+    return false;
   }
 
-  /** Records stepped over so far in this batch. */
+  /** Records stepped over so far in this batch (0 when no batch is open). */
   get count(): number {
-    return this.consumer.batchCount();
+    return this.isOpen ? this.handed : 0;
   }
 
   /** Releases every record stepped over (one store of the head) and ends the batch. Returns the count. */

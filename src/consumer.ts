@@ -130,10 +130,7 @@ export class RingConsumer extends RingSide {
   /** Which call handed out the held record, for the ERR_RECORD_HELD message. */
   private heldBy = 'tryRead()';
   private generation = 0;
-  /** An open batch: where it has got to, how many records it has handed out, and its limit. */
-  private batchPosition = 0;
-  private batchHanded = 0;
-  private batchLimit = 0;
+  /** The batch reader (made at the first batch()); while a batch is open it holds the batch's position. */
   private batchReader: RecordBatchReader | undefined;
   private readonly dataOrEnd: () => boolean;
 
@@ -292,19 +289,34 @@ export class RingConsumer extends RingSide {
     if (this.closed) throw this.closedError();
     const recordWords = this.recordWords;
     const data = this.data;
+    // Locals, not fields: the handler is opaque to the compiler, so a field would be reloaded after
+    // every call. `tail` mirrors this.cachedTail (refreshTail sets both).
+    const mask = this.mask;
+    const capacity = this.capacity;
+    const maxRecordLength = this.maxRecordLength;
+    let tail = this.cachedTail;
     let position = this.readPosition;
     let count = 0;
+    // An integer bound: one poll never hands out more than the ring holds (capacity / 8 <= 2^27).
+    const most = limit === Infinity ? 0x40000000 : limit;
     this.heldEnd = POLLING;
     try {
-      while (count < limit) {
-        if (position === this.cachedTail && this.refreshTail(position) === position) break;
-        const offset = position & this.mask;
+      while (count < most) {
+        if (position === tail && (tail = this.refreshTail(position)) === position) break;
+        const offset = position & mask;
         const index = offset >> 2;
         const length = recordWords[index];
         const type = recordWords[index + 1];
-        const slot = this.checkRecord(position, offset, length, type);
+        if (type === PADDING_TYPE_I32) {
+          position = (position + this.checkPadding(position, offset, length)) | 0;
+          continue;
+        }
+        // checkRecord's test, on the locals.
+        const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
+        if (length < 0 || length > maxRecordLength || (type & MAX_TYPE) !== type || offset + RECORD_HEADER_LENGTH + length > capacity || ((tail - position) | 0) < slot) {
+          throw this.recordError(offset, length, type);
+        }
         position = (position + slot) | 0;
-        if (type === PADDING_TYPE_I32) continue;
         count++;
         handler(type, data, offset + RECORD_HEADER_LENGTH, length);
       }
@@ -333,49 +345,39 @@ export class RingConsumer extends RingSide {
       });
     }
     this.heldEnd = BATCHING;
-    this.batchPosition = this.readPosition;
-    this.batchHanded = 0;
-    this.batchLimit = limit;
-    return (this.batchReader ??= new RecordBatchReader(this));
+    const reader = (this.batchReader ??= new RecordBatchReader(this, this.recordWords, this.mask, this.maxRecordLength));
+    reader.open(this.readPosition, this.cachedTail, limit);
+    return reader;
   }
 
-  /** @internal RecordBatchReader.next: the next record, validated, into the reader's fields. */
-  batchNext(reader: RecordBatchReader): boolean {
-    if (this.heldEnd !== BATCHING) throw this.noBatch();
-    const recordWords = this.recordWords;
-    let position = this.batchPosition;
-    while (this.batchHanded < this.batchLimit) {
-      if (position === this.cachedTail && this.refreshTail(position) === position) break;
-      const offset = position & this.mask;
-      const index = offset >> 2;
-      const length = recordWords[index];
-      const type = recordWords[index + 1];
-      position = (position + this.checkRecord(position, offset, length, type)) | 0;
-      if (type === PADDING_TYPE_I32) continue;
-      this.batchPosition = position;
-      this.batchHanded++;
-      reader.type = type;
-      reader.offset = offset + RECORD_HEADER_LENGTH;
-      reader.length = length;
-      return true;
-    }
-    this.batchPosition = position;
-    return false;
+  /** @internal RecordBatchReader.next, when it reaches the tail it knows: reloads and validates it. */
+  batchTail(position: number): number {
+    return this.refreshTail(position);
   }
 
-  /** @internal RecordBatchReader.count. */
-  batchCount(): number {
-    return this.heldEnd === BATCHING ? this.batchHanded : 0;
+  /** @internal RecordBatchReader.next, at a padding record: its slot, validated. */
+  batchPadding(position: number, offset: number, length: number): number {
+    return this.checkPadding(position, offset, length);
+  }
+
+  /** @internal RecordBatchReader.next, for a record its test refused: the error naming the check. */
+  batchRecordError(offset: number, length: number, type: number): RingCorruptError {
+    return this.recordError(offset, length, type);
+  }
+
+  /** @internal RecordBatchReader.next without an open batch. */
+  batchNotOpen(): RingUsageError {
+    return this.noBatch();
   }
 
   /** @internal RecordBatchReader.release: one store of the head for the whole batch. */
   batchRelease(): number {
-    if (this.heldEnd !== BATCHING) throw this.noBatch();
-    const records = this.batchHanded;
+    const reader = this.batchReader;
+    if (this.heldEnd !== BATCHING || reader === undefined) throw this.noBatch();
+    const records = reader.count;
+    this.readPosition = reader.close();
     this.heldEnd = NOTHING_HELD;
-    this.readPosition = this.batchPosition;
     this.recordsRead += records;
-    this.batchHanded = 0;
     if (this.readPosition !== this.releasedHead) this.releaseTo(this.readPosition);
     return records;
   }

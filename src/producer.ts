@@ -113,6 +113,13 @@ export class RingProducer extends RingSide {
   private readonly batchRecords: number;
   private readonly batchBytes: number;
   private flushScheduled = false;
+  /**
+   * The publication policy as two thresholds, so committing a record tests numbers, not the policy:
+   * publish when this many records or this many bytes are pending. 'eager' is 1 record; 'manual' is
+   * more than the ring can hold (it publishes only in flush()).
+   */
+  private readonly flushRecords: number;
+  private readonly flushBytes: number;
   private readonly scheduledFlush: () => void;
   private readonly headMoved: () => boolean;
   private headSeen = 0;
@@ -145,6 +152,11 @@ export class RingProducer extends RingSide {
       }
       this.batchRecords = positiveInteger('batchRecords', options.batchRecords ?? 256);
       this.batchBytes = positiveInteger('batchBytes', options.batchBytes ?? Math.min(65536, this.capacity / 4));
+      const never = 0x40000001; // more records or bytes than a ring (at most 2^30 bytes) ever holds pending
+      this.flushRecords = this.policy === 'eager' ? 1 : this.policy === 'auto' ? this.batchRecords : never;
+      this.flushBytes = this.policy === 'auto' ? this.batchBytes : never;
+      // 'manual' never schedules a flush: as if one were always pending.
+      this.flushScheduled = this.policy === 'manual';
       // A restarted producer continues from the published tail: anything a dead predecessor wrote
       // beyond it was never visible and is overwritten (FORMAT.md §4).
       const tail = loadAcquire(this.words, TAIL_INDEX);
@@ -256,19 +268,14 @@ export class RingProducer extends RingSide {
   }
 
   private committed(slot: number): void {
-    this.writePosition = (this.writePosition + slot) | 0;
+    const position = (this.writePosition + slot) | 0;
+    this.writePosition = position;
     this.recordsWritten++;
-    if (this.policy === 'eager') {
+    if (++this.pendingRecords >= this.flushRecords || ((position - this.publishedTail) | 0) >= this.flushBytes) {
       this.flush();
-    } else if (this.policy === 'auto') {
-      if (++this.pendingRecords >= this.batchRecords || ((this.writePosition - this.publishedTail) | 0) >= this.batchBytes) {
-        this.flush();
-      } else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        queueMicrotask(this.scheduledFlush);
-      }
-    } else {
-      this.pendingRecords++;
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.scheduledFlush);
     }
   }
 
