@@ -21,26 +21,90 @@ export class RecordBatchWriter {
   /** The producer's data area: claim() offsets index into it. */
   readonly data: Uint8Array;
   private readonly producer: RingProducer;
+  private readonly words: Int32Array;
+  private readonly mask: number;
+  private readonly capacity: number;
+  private readonly maxRecordLength: number;
+  private isOpen = false;
+  /** Where the next record goes: the batch's write position (the producer's is the batch's start). */
+  private position = 0;
+  /** The consumer's head as last loaded (validated), for the room test. */
+  private cachedHead = 0;
+  private records = 0;
 
   /** @internal Made once per producer, by producer.batch(). */
-  constructor(producer: RingProducer) {
+  constructor(producer: RingProducer, words: Int32Array, mask: number, maxRecordLength: number) {
     this.producer = producer;
     this.data = producer.data;
+    this.words = words;
+    this.mask = mask;
+    this.capacity = mask + 1;
+    this.maxRecordLength = maxRecordLength;
+  }
+
+  /** @internal producer.batch(): starts a batch at `position`. */
+  open(position: number, cachedHead: number): void {
+    this.isOpen = true;
+    this.position = position;
+    this.cachedHead = cachedHead;
+    this.records = 0;
+  }
+
+  /** @internal producer.close() with a batch open: the batch is dropped. */
+  drop(): void {
+    this.isOpen = false;
+    this.records = 0;
   }
 
   /**
    * Reserves a record of exactly `length` bytes with type `type` (its header is written now) and
    * returns the offset of its payload in `data`; fill it before publish(). -1 when it does not fit
    * (nothing reserved). The record is part of the batch: there is no separate commit.
+   *
+   * The record's header is written at once (nothing is visible before publish), so a record costs
+   * the checks, the room test against the cached head and two header stores, all on this object's
+   * fields: no claim state, no publication policy, no atomics, no call into the producer.
    */
   claim(length: number, type = 0): number {
-    return this.producer.batchClaim(length, type);
+    if (!this.isOpen || !(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length || (type & MAX_TYPE) !== type) {
+      throw this.producer.batchRefusal(length, type, this.isOpen);
+    }
+    const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
+    const words = this.words;
+    let position = this.position;
+    let offset = position & this.mask;
+    const toEnd = this.capacity - offset;
+    if (slot > toEnd) {
+      // The record would cross the end: pad the rest of the data area, if that fits. The padding
+      // is part of the batch even if the record then does not fit: published with it, it lets the
+      // consumer free the start of the ring (agrona PR #239).
+      if (!this.room(position, toEnd)) return -1;
+      words[offset >> 2] = toEnd - RECORD_HEADER_LENGTH;
+      words[(offset >> 2) + 1] = PADDING_TYPE_I32;
+      position = (position + toEnd) | 0;
+      this.position = position;
+      offset = 0;
+    }
+    if (!this.room(position, slot)) return -1;
+    const index = offset >> 2;
+    words[index] = length;
+    words[index + 1] = type;
+    this.position = (position + slot) | 0;
+    this.records++;
+    return offset + RECORD_HEADER_LENGTH;
+  }
+
+  /** Whether `bytes` fit at `position`: against the cached head, then a reloaded one. */
+  private room(position: number, bytes: number): boolean {
+    if (this.capacity - ((position - this.cachedHead) | 0) >= bytes) return true;
+    this.cachedHead = this.producer.batchHead();
+    return this.capacity - ((position - this.cachedHead) | 0) >= bytes;
   }
 
   /** Copies `payload` in as one record; false when it does not fit (nothing written). */
   write(payload: Uint8Array, type = 0): boolean {
     if (!(payload instanceof Uint8Array)) throw badPayload(payload);
-    const at = this.producer.batchClaim(payload.length, type);
+    const at = this.claim(payload.length, type);
     if (at < 0) return false;
     this.data.set(payload, at);
     return true;
@@ -58,16 +122,24 @@ export class RecordBatchWriter {
 
   /** Records in the batch so far. */
   get count(): number {
-    return this.producer.batchCount();
+    return this.isOpen ? this.records : 0;
   }
 
   /** Publishes every record of the batch with one store of the tail, wakes a parked consumer, and ends the batch. Returns the count. */
   publish(): number {
-    return this.producer.batchPublish();
+    if (!this.isOpen) throw this.producer.batchNotOpen();
+    const records = this.records;
+    this.isOpen = false;
+    this.records = 0;
+    this.producer.batchPublish(this.position, records);
+    return records;
   }
 
   /** Drops the batch: nothing of it is published, and the producer continues where the batch began. */
   abort(): void {
+    if (!this.isOpen) throw this.producer.batchNotOpen();
+    this.isOpen = false;
+    this.records = 0;
     this.producer.batchAbort();
   }
 }

@@ -99,7 +99,6 @@ export class RingProducer extends RingSide {
   private claimOffset = -1;
   /** While a batch is open: where it began (the position a publish skips back to on abort). -1 otherwise. */
   private batchStart = -1;
-  private recordsInBatch = 0;
   private batchWriter: RecordBatchWriter | undefined;
   private claimLength = 0;
   private claimType = 0;
@@ -353,83 +352,46 @@ export class RingProducer extends RingSide {
   batch(): RecordBatchWriter {
     if (this.closed) throw this.closedError();
     if (this.claimOffset >= 0 || this.batchStart !== -1) throw this.openClaimError();
+    // The writer holds the batch's write position until publish() or abort(); writePosition stays
+    // at the batch's start meanwhile (what flush() and close() go back to).
     this.batchStart = this.writePosition;
-    this.recordsInBatch = 0;
-    return (this.batchWriter ??= new RecordBatchWriter(this));
+    const writer = (this.batchWriter ??= new RecordBatchWriter(this, this.recordWords, this.mask, this.maxRecordLength));
+    writer.open(this.writePosition, this.cachedHead);
+    return writer;
   }
 
   private noBatch(): RingUsageError {
     return new RingUsageError('ERR_NO_CLAIM', 'shmring: no batch is open; call producer.batch() first');
   }
 
-  /**
-   * @internal RecordBatchWriter.claim. The record's header is written at once (nothing is visible
-   * before publish), so a batch record costs the checks, the room test against the cached head and
-   * two header stores: no claim state, no publication policy, no atomics.
-   */
-  batchClaim(length: number, type: number): number {
-    // The checks fail out of line (batchRefusal), so this stays small enough for V8 to inline into
-    // the caller's loop together with the caller's own field writes.
-    if (this.batchStart === -1 || !(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length || (type & MAX_TYPE) !== type) {
-      throw this.batchRefusal(length, type);
-    }
-    const slot = (length + RECORD_HEADER_LENGTH + 7) & ~7;
-    let offset = this.writePosition & this.mask;
-    if (slot > this.capacity - offset) {
-      if (!this.batchWrap()) return -1;
-      offset = 0;
-    }
-    if (!this.hasSpace(slot)) return -1;
-    const index = offset >> 2;
-    this.recordWords[index] = length;
-    this.recordWords[index + 1] = type;
-    this.writePosition = (this.writePosition + slot) | 0;
-    this.recordsInBatch++;
-    return offset + RECORD_HEADER_LENGTH;
+  /** @internal RecordBatchWriter.claim, when the cached head leaves too little room: reloads it (validated). */
+  batchHead(): number {
+    return this.refreshHead();
   }
 
-  /**
-   * A batch record that would cross the end: pads the rest of the data area, if that fits, and
-   * returns whether it did. The padding is part of the batch even if the record then does not fit:
-   * published with it, it lets the consumer free the start of the ring (agrona PR #239).
-   */
-  private batchWrap(): boolean {
-    const toEnd = this.capacity - (this.writePosition & this.mask);
-    if (!this.hasSpace(toEnd)) return false;
-    this.pendingPadding = toEnd;
-    this.writePadding();
-    return true;
-  }
-
-  /** The error for a batchClaim that batchClaim refused. */
-  private batchRefusal(length: number, type: number): RingUsageError {
-    if (this.batchStart === -1) return this.closed ? this.closedError() : this.noBatch();
+  /** @internal The error for a claim RecordBatchWriter.claim refused. */
+  batchRefusal(length: number, type: number, open: boolean): RingUsageError {
+    if (!open) return this.closed ? this.closedError() : this.noBatch();
     if (!(length >= 0 && length <= this.maxRecordLength) || (length | 0) !== length) return this.badLength(length);
     return this.badType(type);
   }
 
-  /** @internal RecordBatchWriter.count. */
-  batchCount(): number {
-    return this.recordsInBatch;
-  }
-
-  /** @internal RecordBatchWriter.publish: one store of the tail for the whole batch. */
-  batchPublish(): number {
-    if (this.batchStart === -1) throw this.closed ? this.closedError() : this.noBatch();
-    const records = this.recordsInBatch;
+  /** @internal RecordBatchWriter.publish: the batch's end becomes the write position, published with one store of the tail. */
+  batchPublish(position: number, records: number): void {
+    this.writePosition = position;
     this.batchStart = -1;
-    this.recordsInBatch = 0;
     this.recordsWritten += records;
     this.flush();
-    return records;
   }
 
   /** @internal RecordBatchWriter.abort: the batch's bytes stay unpublished and are written over. */
   batchAbort(): void {
-    if (this.batchStart === -1) throw this.closed ? this.closedError() : this.noBatch();
-    this.writePosition = this.batchStart;
     this.batchStart = -1;
-    this.recordsInBatch = 0;
+  }
+
+  /** @internal RecordBatchWriter, with no batch open: the error. */
+  batchNotOpen(): RingUsageError {
+    return this.closed ? this.closedError() : this.noBatch();
   }
 
   /** True while a claim is open. */
@@ -522,9 +484,8 @@ export class RingProducer extends RingSide {
     this.pendingPadding = 0;
     // An unpublished batch is dropped, as an open claim is.
     if (this.batchStart !== -1) {
-      this.writePosition = this.batchStart;
+      this.batchWriter?.drop();
       this.batchStart = -1;
-      this.recordsInBatch = 0;
     }
     this.flush();
     this.leaveRole(options.end === false ? ROLE_DETACHED : ROLE_CLOSED);
