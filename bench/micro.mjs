@@ -151,7 +151,8 @@ function cases() {
       },
       records,
     ]);
-    list.push([`minimal framed ring: set + 2 header words, then read, 64 B (${records} records per op)`, minimalFramedRing(records, payload), records]);
+    list.push([`minimal framed ring: set + 2 header words, then read, 64 B (${records} records per op)`, minimalFramedRing(records, payload, false), records]);
+    list.push([`minimal framed ring with shmring's record checks, 64 B (${records} records per op)`, minimalFramedRing(records, payload, true), records]);
   }
   {
     const { sab } = pair(64 * 1024, 1024);
@@ -210,11 +211,16 @@ function cases() {
 
 /**
  * The reference for the per-record floor: a framed SPSC ring with nothing but the work every such
- * ring does (same layout: 8-byte header, 8-aligned slots, 1 MiB data area, head/tail words).
+ * ring does (same layout: 8-byte header, 8-aligned slots, 1 MiB data area, head/tail words, 32-bit
+ * wrapping positions). `checked` adds what shmring checks per record and nothing else: the
+ * writer's length/type and room tests, the reader's tail, length, type, bounds and below-tail
+ * tests (FORMAT.md §5). Its constants are closure constants, which the compiler folds; a library
+ * object's fields are loads.
  */
-function minimalFramedRing(records, payload) {
+function minimalFramedRing(records, payload, checked) {
   const capacity = 1 << 20;
   const mask = capacity - 1;
+  const maxRecordLength = 4096;
   const control = new Int32Array(new SharedArrayBuffer(128));
   const data = new Uint8Array(new SharedArrayBuffer(capacity));
   const words = new Int32Array(data.buffer);
@@ -222,10 +228,19 @@ function minimalFramedRing(records, payload) {
   const HEAD = 0;
   let tail = 0;
   let head = 0;
+  let cachedHead = 0;
   return () => {
     const length = payload.length;
+    const type = 1;
     const slot = (length + 8 + 7) & ~7;
     for (let i = 0; i < records; i++) {
+      if (checked) {
+        if (!(length >= 0 && length <= maxRecordLength) || (type & 0xffff) !== type) throw new Error('bad record');
+        if (capacity - ((tail - cachedHead) | 0) < slot + 8) {
+          cachedHead = Atomics.load(control, HEAD);
+          if (capacity - ((tail - cachedHead) | 0) < slot + 8) throw new Error('minimal ring full');
+        }
+      }
       let offset = tail & mask;
       if (capacity - offset < slot) {
         tail = (tail + capacity - offset) | 0; // the wrap, without a padding record (the reader does the same)
@@ -233,11 +248,12 @@ function minimalFramedRing(records, payload) {
       }
       data.set(payload, offset + 8);
       words[offset >> 2] = length;
-      words[(offset >> 2) + 1] = 1;
+      words[(offset >> 2) + 1] = type;
       tail = (tail + slot) | 0; // 32-bit wrapping positions, as the ring's (and as the Int32Array stores them)
     }
     Atomics.store(control, TAIL, tail);
     const end = Atomics.load(control, TAIL);
+    if (checked && (((end - head) | 0) < 0 || ((end - head) | 0) > capacity || (end & 7) !== 0)) throw new Error('bad tail');
     let read = 0;
     while (head !== end) {
       let offset = head & mask;
@@ -246,8 +262,13 @@ function minimalFramedRing(records, payload) {
         offset = 0;
       }
       const recordLength = words[offset >> 2];
-      touchHandler(words[(offset >> 2) + 1], data, offset + 8, recordLength);
-      head = (head + ((recordLength + 8 + 7) & ~7)) | 0;
+      const recordType = words[(offset >> 2) + 1];
+      const recordSlot = (recordLength + 8 + 7) & ~7;
+      if (checked && (recordLength < 0 || recordLength > maxRecordLength || (recordType & 0xffff) !== recordType || offset + 8 + recordLength > capacity || ((end - head) | 0) < recordSlot)) {
+        throw new Error('corrupt record');
+      }
+      touchHandler(recordType, data, offset + 8, recordLength);
+      head = (head + recordSlot) | 0;
       read++;
     }
     Atomics.store(control, HEAD, head);
