@@ -81,6 +81,33 @@ export function readLineChunks(file, buffer, maxLines, onChunk) {
   return lines;
 }
 
+/** readLineChunks for an async consumer: awaits what onChunk returns before reading on. */
+export async function readLineChunksAsync(file, buffer, maxLines, onChunk) {
+  const fd = fs.openSync(file, 'r');
+  let lines = 0;
+  try {
+    let kept = 0;
+    for (;;) {
+      const read = fs.readSync(fd, buffer, kept, buffer.length - kept, null);
+      const filled = kept + read;
+      let end = 0;
+      for (let i = 0; i < filled && lines < maxLines; i++) {
+        if (buffer[i] === NEWLINE) {
+          lines++;
+          end = i + 1;
+        }
+      }
+      if (end > 0) await onChunk(buffer, 0, end);
+      if (read === 0 || lines >= maxLines) break;
+      buffer.copyWithin(0, end, filled);
+      kept = filled - end;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return lines;
+}
+
 /**
  * Parses one line (bytes[start, end), without its newline) into `out`:
  * out[0] symbol key, out[1] price, out[2] qty, out[3] ts. Throws on a malformed line.

@@ -13,6 +13,9 @@
  *                      with producer.batch(); both stages read through consumer.batch()
  *   postMessage-batch  4096 lines per transferred ArrayBuffer (up to: a batch ends at a 1 MiB read
  *                      too), 4096 typed-array-encoded trade records per transferred ArrayBuffer
+ *   runPipeline        the same two stages as runPipeline stages (csv-stages.mjs): runs of lines
+ *                      from the source, parse as a batch handler claiming typed trades in place,
+ *                      aggregate with init/batch/end hooks (the end hook writes the result)
  *   postMessage-line   one message per line (a copied Uint8Array), one object per trade; on the
  *                      first 100,000 lines (10,000 in --quick), compared by rate
  * Each variant's aggregate (per-symbol sums, line count, largest ts) must equal the reference
@@ -23,9 +26,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
-import { RingProducer, createRing } from '../../dist/index.js';
+import { RingProducer, createRing, runPipeline } from '../../dist/index.js';
 import { WorkerPeer, gcCount, gcSince, heapBaseline, runInterleaved, toCases } from '../harness.mjs';
-import { MAX_LINE, TRADE_SIZE, generateCsv, readLineChunks, referenceAggregate } from './csv-app.mjs';
+import { MAX_LINE, TRADE_SIZE, generateCsv, readLineChunks, readLineChunksAsync, referenceAggregate } from './csv-app.mjs';
 
 const WORKER_URL = new URL('./csv-worker.mjs', import.meta.url);
 const FULL_LINES = 1_360_000;
@@ -185,6 +188,64 @@ const VARIANTS = {
   },
 };
 
+const STAGES_URL = new URL('./csv-stages.mjs', import.meta.url);
+
+/**
+ * The app through runPipeline (csv-stages.mjs): the source writes runs of whole lines (<= RUN_BYTES)
+ * with writer.write, `parse` (a batch handler) claims a typed trade per line in the next ring,
+ * `aggregate` folds them and its end hook writes the result, which the sink checks. Workers start
+ * fresh per run (runPipeline's lifecycle): time runs from the source's first write (every worker
+ * is up by then) to the result in the sink, so the stages' first records run on cold code.
+ */
+function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
+  return {
+    id: 'runPipeline@csv',
+    transport: 'runPipeline',
+    label: `runPipeline: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the source's first write`,
+    recordSize: meanLine,
+    bytesPerRecord: bytesPerLine,
+    initialCount: lines,
+    minCount: lines,
+    maxCount: lines,
+    warmupAfterCalibration: false,
+    async trial(count) {
+      const heapBefore = heapBaseline();
+      const gcBefore = gcCount();
+      let start = 0;
+      let result;
+      const chunk = Buffer.alloc(1 << 20);
+      await runPipeline({
+        ringCapacity: RING_CAPACITY,
+        maxRecordLength: RUN_BYTES,
+        stages: [
+          { name: 'parse', module: STAGES_URL, export: 'parse', batch: true },
+          { name: 'aggregate', module: STAGES_URL, export: 'aggregate' },
+        ],
+        async source(writer) {
+          start = performance.now();
+          await readLineChunksAsync(file, chunk, count, async (bytes, first, end) => {
+            for (let runStart = first; runStart < end; ) {
+              const runEnd = end - runStart <= RUN_BYTES ? end : bytes.lastIndexOf(NEWLINE, runStart + RUN_BYTES - 1) + 1;
+              // write() copies the run into the pipeline; a Promise means the pipeline is full.
+              const full = writer.write(bytes.subarray(runStart, runEnd));
+              if (full) await full;
+              runStart = runEnd;
+            }
+          });
+        },
+        sink: (data, type) => {
+          if (type === 1) result = JSON.parse(new TextDecoder().decode(data));
+        },
+      });
+      const elapsedMs = performance.now() - start;
+      if (JSON.stringify(result) !== JSON.stringify(expected)) {
+        throw new Error(`runPipeline: aggregate differs from the reference (${result?.lines} lines; expected ${expected.lines})`);
+      }
+      return { elapsedMs, heapGrowthBytes: process.memoryUsage().heapUsed - heapBefore, gcCount: await gcSince(gcBefore), rssBytes: process.memoryUsage().rss };
+    },
+  };
+}
+
 function variantContender(transport, file, lines, expected, meanLine, bytesPerLine) {
   const variant = VARIANTS[transport];
   let parse;
@@ -255,6 +316,7 @@ export async function run({ rounds, targetMs, progress, transports, quick }) {
         ? variantContender(transport, file, subset, expectedSubset, meanLine, bytesPerLine)
         : variantContender(transport, file, lines, expected, meanLine, bytesPerLine),
     );
+    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine));
     const chosen = transports === undefined ? contenders : contenders.filter((c) => transports.includes(c.transport));
     if (chosen.length === 0) return { cases: [], notes };
     progress(`csv: ${chosen.length} variants`);

@@ -47,6 +47,8 @@ test('issue 13 floors: batch paths, structs, CSV, log and Node <-> Go 64 B, from
     at('structs', 'node->go-ringfile-typed-batch', 40, { 'node->go-socket-batched-typed': 1.9 }),
     at('csv', 'rings', 30, { 'postMessage-batch': 1.1, 'postMessage-line': 40 }),
     at('csv', 'rings-batch', 30, { 'postMessage-batch': 0.9 }),
+    at('csv', 'runPipeline', 30, { rings: 1.1, 'postMessage-batch': 1.1 }),
+    at('pipeline', 'shmring-pipeline-batch', 64, { 'shmring-pipeline': 3, 'piscina-tasks-batched': 4 }),
     at('log', 'ringfile', 128, { writeSync: 8, 'buffered-64k': 1.4 }),
     at('xlang', 'node->go-ringfile', 64, { 'node->go-socket-batched': 1.8 }),
     at('xlang', 'go->node-ringfile', 64, { 'go->node-socket-batched': 2.2 }),
@@ -68,6 +70,10 @@ test('issue 13 floors: batch paths, structs, CSV, log and Node <-> Go 64 B, from
   expect('Node -> Go 40 B structs, node->go-ringfile-typed-batch vs batched Unix socket', 'structs', 1.9, 2, false);
   expect('CSV app, rings vs batched postMessage', 'csv', 1.1, 1, true);
   expect('CSV app, rings-batch (batch paths) vs batched postMessage', 'csv', 0.9, 1, false);
+  expect('CSV app, runPipeline vs hand-wired rings (issue 14)', 'csv', 1.1, 1, true);
+  expect('CSV app, runPipeline vs batched postMessage (issue 14)', 'csv', 1.1, 1.2, false);
+  expect('3-stage pipeline 64 B, shmring-pipeline-batch vs the 0.1 configuration (issue 14)', 'pipeline', 3, 2.5, true);
+  expect('3-stage pipeline 64 B, shmring-pipeline-batch vs piscina 256 records per task (issue 14)', 'pipeline', 4, 5, false);
   expect('log 128 B appends, ringfile vs fs.writeSync per record', 'log', 8, 6, true);
   expect('log 128 B appends, ringfile vs 64 KiB buffered writer', 'log', 1.4, 1.5, false);
   expect('Node -> Go 64 B node->go-ringfile vs batched Unix socket (issue 13)', 'xlang', 1.8, 2, false);

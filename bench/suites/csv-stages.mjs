@@ -1,0 +1,65 @@
+/**
+ * The CSV app's two stages as runPipeline stages (the `runPipeline` variant of the csv suite): the
+ * same parser, typed trade records and aggregate as the other variants (csv-app.mjs).
+ *   parse      a batch handler: each input record is a run of whole lines; every line is parsed
+ *              and written to the next ring as a typed trade, claimed in place (context.claim)
+ *   aggregate  { init, batch, end }: folds every trade into an Aggregate; the end hook writes the
+ *              result as one JSON record (type 1)
+ */
+import { defineRecord } from '../../dist/index.js';
+import { Aggregate, TRADE_SIZE, TRADE_SPEC, parseLine } from './csv-app.mjs';
+
+const NEWLINE = 10;
+const trade = defineRecord(TRADE_SPEC);
+const fields = new Float64Array(4);
+let outputCursor;
+let cursorOutput;
+
+export function parse(batch, context) {
+  while (batch.next()) {
+    const data = batch.buffer;
+    const end = batch.offset + batch.length;
+    let lineStart = batch.offset;
+    for (let i = lineStart; i < end; i++) {
+      if (data[i] !== NEWLINE) continue;
+      parseLine(data, lineStart, i, fields);
+      lineStart = i + 1;
+      const at = context.claim(TRADE_SIZE, 0);
+      // context.output is the ring the claim is in: one cursor per ring, made once.
+      if (context.output !== cursorOutput) {
+        cursorOutput = context.output;
+        outputCursor = trade.cursor(cursorOutput);
+      }
+      outputCursor.at(at);
+      outputCursor.ts = fields[3];
+      outputCursor.price = fields[1];
+      outputCursor.qty = fields[2];
+      outputCursor.symbol = fields[0];
+      context.commit();
+    }
+  }
+}
+
+let inputCursor;
+let cursorInput;
+
+export const aggregate = {
+  init() {
+    return new Aggregate();
+  },
+  batch(batch, context) {
+    const sums = context.state;
+    if (batch.buffer !== cursorInput) {
+      cursorInput = batch.buffer;
+      inputCursor = trade.cursor(cursorInput);
+    }
+    const cursor = inputCursor;
+    while (batch.next()) {
+      cursor.at(batch.offset);
+      sums.add(cursor.symbol, cursor.price, cursor.qty, cursor.ts);
+    }
+  },
+  end(context) {
+    context.write(new TextEncoder().encode(JSON.stringify(context.state.result())), 1);
+  },
+};
