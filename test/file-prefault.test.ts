@@ -31,23 +31,29 @@ function faultsFillingRing(file: RingFile): number {
   return faults;
 }
 
+/** The fewest faults of three fills of fresh rings made by `make`, with and without prefault. */
+function fewestFaults(make: (prefault: boolean) => RingFile): { faulting: number; prefaulted: number } {
+  const least = (prefault: boolean): number => {
+    let fewest = Infinity;
+    for (let run = 0; run < 3; run++) {
+      const file = make(prefault);
+      fewest = Math.min(fewest, faultsFillingRing(file));
+      file.close();
+    }
+    return fewest;
+  };
+  return { faulting: least(false), prefaulted: least(true) };
+}
+
 describe('prefault', () => {
   for (const [where, pathOf] of [
     ['on disk', diskTestPath],
     ['in /dev/shm', shmTestPath],
   ] as const) {
     it(`create({ prefault: true }) ${where}: filling the ring takes (almost) no page faults; without it, one per page or fault-around block`, () => {
-      const least = (prefault: boolean): number => {
-        let fewest = Infinity;
-        for (let run = 0; run < 3; run++) {
-          const file = RingFile.create(pathOf(prefault ? 'prefaulted' : 'faulting'), { capacity: CAPACITY, maxRecordLength: RECORD, prefault });
-          fewest = Math.min(fewest, faultsFillingRing(file));
-          file.close();
-        }
-        return fewest;
-      };
-      const faulting = least(false);
-      const prefaulted = least(true);
+      const { faulting, prefaulted } = fewestFaults((prefault) =>
+        RingFile.create(pathOf(prefault ? 'prefaulted' : 'faulting'), { capacity: CAPACITY, maxRecordLength: RECORD, prefault }),
+      );
       // 1024 pages: every first write of a page of a shared file mapping faults (to mark it dirty;
       // the kernel may map up to 16 pages around one read fault, never around a write), so the
       // plain ring takes at least one fault per 16 pages, in practice about one per page.
@@ -57,17 +63,7 @@ describe('prefault', () => {
   }
 
   it('createAnonymous({ prefault: true }) pre-faults the memfd as well', () => {
-    const least = (prefault: boolean): number => {
-      let fewest = Infinity;
-      for (let run = 0; run < 3; run++) {
-        const file = RingFile.createAnonymous({ capacity: CAPACITY, maxRecordLength: RECORD, prefault });
-        fewest = Math.min(fewest, faultsFillingRing(file));
-        file.close();
-      }
-      return fewest;
-    };
-    const faulting = least(false);
-    const prefaulted = least(true);
+    const { faulting, prefaulted } = fewestFaults((prefault) => RingFile.createAnonymous({ capacity: CAPACITY, maxRecordLength: RECORD, prefault }));
     expect(faulting).toBeGreaterThanOrEqual(CAPACITY / 4096 / 16);
     expect(prefaulted).toBeLessThan(Math.min(32, faulting / 8));
   });

@@ -51,11 +51,11 @@ export function generateCsv(file, lines, seed = 42) {
 }
 
 /**
- * Calls onChunk(buffer, start, end) for runs of whole lines ([start, end) ends with a newline)
- * read from `file` into `buffer` (reused: at least 2 lines long), stopping after `maxLines` lines.
- * Returns the number of lines handed over.
+ * Yields [start, end) for runs of whole lines ([start, end) ends with a newline) read from `file`
+ * into `buffer` (reused: at least 2 lines long, and overwritten after each yield), stopping after
+ * `maxLines` lines.
  */
-export function readLineChunks(file, buffer, maxLines, onChunk) {
+function* lineChunks(file, buffer, maxLines) {
   const fd = fs.openSync(file, 'r');
   let lines = 0;
   try {
@@ -70,7 +70,7 @@ export function readLineChunks(file, buffer, maxLines, onChunk) {
           end = i + 1;
         }
       }
-      if (end > 0) onChunk(buffer, 0, end);
+      if (end > 0) yield end;
       if (read === 0 || lines >= maxLines) break;
       buffer.copyWithin(0, end, filled);
       kept = filled - end;
@@ -78,34 +78,16 @@ export function readLineChunks(file, buffer, maxLines, onChunk) {
   } finally {
     fs.closeSync(fd);
   }
-  return lines;
+}
+
+/** Calls onChunk(buffer, 0, end) for each run of whole lines of lineChunks. */
+export function readLineChunks(file, buffer, maxLines, onChunk) {
+  for (const end of lineChunks(file, buffer, maxLines)) onChunk(buffer, 0, end);
 }
 
 /** readLineChunks for an async consumer: awaits what onChunk returns before reading on. */
 export async function readLineChunksAsync(file, buffer, maxLines, onChunk) {
-  const fd = fs.openSync(file, 'r');
-  let lines = 0;
-  try {
-    let kept = 0;
-    for (;;) {
-      const read = fs.readSync(fd, buffer, kept, buffer.length - kept, null);
-      const filled = kept + read;
-      let end = 0;
-      for (let i = 0; i < filled && lines < maxLines; i++) {
-        if (buffer[i] === NEWLINE) {
-          lines++;
-          end = i + 1;
-        }
-      }
-      if (end > 0) await onChunk(buffer, 0, end);
-      if (read === 0 || lines >= maxLines) break;
-      buffer.copyWithin(0, end, filled);
-      kept = filled - end;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return lines;
+  for (const end of lineChunks(file, buffer, maxLines)) await onChunk(buffer, 0, end);
 }
 
 /**

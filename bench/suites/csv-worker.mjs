@@ -48,7 +48,8 @@ function parseRing({ lines, out, spin }) {
   };
 }
 
-function aggregateRing({ trades, spin }) {
+/** The aggregate stage's consumer of typed trades, its cursor, and a poll handler folding each trade. */
+function tradeFolder({ trades, spin }) {
   const consumer = new RingConsumer(trades, { spin });
   const cursor = trade.cursor(consumer.data);
   const aggregate = new Aggregate();
@@ -56,6 +57,11 @@ function aggregateRing({ trades, spin }) {
     cursor.at(offset);
     aggregate.add(cursor.symbol, cursor.price, cursor.qty, cursor.ts);
   };
+  return { consumer, cursor, aggregate, onTrade };
+}
+
+function aggregateRing(params) {
+  const { consumer, aggregate, onTrade } = tradeFolder(params);
   return () => {
     drain(consumer, onTrade);
     const result = finished(aggregate);
@@ -121,14 +127,8 @@ function parseRingBatch({ lines, out, spin }) {
   };
 }
 
-function aggregateRingBatch({ trades, spin }) {
-  const consumer = new RingConsumer(trades, { spin });
-  const cursor = trade.cursor(consumer.data);
-  const aggregate = new Aggregate();
-  const onTrade = (_type, _data, offset) => {
-    cursor.at(offset);
-    aggregate.add(cursor.symbol, cursor.price, cursor.qty, cursor.ts);
-  };
+function aggregateRingBatch(params) {
+  const { consumer, cursor, aggregate, onTrade } = tradeFolder(params);
   const readTrades = (batch) => {
     while (batch.next()) {
       cursor.at(batch.offset);
