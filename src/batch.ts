@@ -189,8 +189,9 @@ export class RecordBatchReader {
     this.position = position;
     this.tail = tail;
     this.handed = 0;
-    // An integer: a batch never hands out more than the ring holds unreleased (capacity / 8 <= 2^27
-    // records), so 2^30 is "no limit", and the test in next() stays an integer comparison.
+    // An integer: a batch hands out at most what the ring holds unreleased (capacity / 8 <= 2^27
+    // records) from a producer that follows the protocol, so 2^30 is "no limit" (and cuts off one
+    // that does not), and the test in next() stays an integer comparison.
     this.limit = limit === Infinity ? 0x40000000 : limit;
   }
 

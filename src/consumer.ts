@@ -297,7 +297,9 @@ export class RingConsumer extends RingSide {
     let tail = this.cachedTail;
     let position = this.readPosition;
     let count = 0;
-    // An integer bound: one poll never hands out more than the ring holds (capacity / 8 <= 2^27).
+    // An integer bound: one poll hands out at most what the ring holds unreleased (capacity / 8 <=
+    // 2^27 records) from a producer that follows the protocol; one that ignores the head is cut off
+    // here instead of keeping the poll going forever.
     const most = limit === Infinity ? 0x40000000 : limit;
     this.heldEnd = POLLING;
     try {
