@@ -15,13 +15,20 @@ const layout = defineRecord(STRUCT_SPEC);
 const finished = () => ({ checksum: checksum.result(), endedAt: performance.timeOrigin + performance.now() });
 
 /** shmring: poll, point the layout's cursor at each record, read every field. */
-function ringTyped({ sab, count, spin }) {
+/** A consumer of the ring, a cursor over it, and a poll handler reading every field of a record. */
+function typedConsumer({ sab, spin }) {
   const consumer = new RingConsumer(sab, { spin });
   const cursor = layout.cursor(consumer.data);
   const onRecord = (_type, _data, offset) => {
     cursor.at(offset);
     checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
   };
+  return { consumer, cursor, onRecord };
+}
+
+function ringTyped(params) {
+  const { count } = params;
+  const { consumer, onRecord } = typedConsumer(params);
   return () => {
     checksum.reset();
     while (checksum.count < count) {
@@ -37,13 +44,9 @@ function ringTyped({ sab, count, spin }) {
 }
 
 /** shmring batch path: consumer.batch(), a cursor at each record, every field read; one release per batch. */
-function ringTypedBatch({ sab, count, spin }) {
-  const consumer = new RingConsumer(sab, { spin });
-  const cursor = layout.cursor(consumer.data);
-  const onRecord = (_type, _data, offset) => {
-    cursor.at(offset);
-    checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
-  };
+function ringTypedBatch(params) {
+  const { count } = params;
+  const { consumer, cursor, onRecord } = typedConsumer(params);
   return () => {
     checksum.reset();
     while (checksum.count < count) {
