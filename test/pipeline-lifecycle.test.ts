@@ -13,6 +13,7 @@ import { checkSink, reshaped } from './fixtures/stages/seeded.mjs';
 // @ts-expect-error -- plain JS fixture shared with the workers
 import { SUMMARY_LENGTH, SUMMARY_TYPE } from './fixtures/stages/lifecycle.mjs';
 import { failure, seededSource } from './support/pipeline.js';
+import { NODE_CURRENT_INDEX, NODE_SLOT_LENGTH, RING_READ, RING_WRITTEN, ringStatsIndex, statsBufferLength } from '../src/pipeline/stats.js';
 
 const seeded = new URL('./fixtures/stages/seeded.mjs', import.meta.url);
 const lifecycle = new URL('./fixtures/stages/lifecycle.mjs', import.meta.url);
@@ -291,5 +292,22 @@ describe('more busy threads than cores', () => {
     // 6 workers + the calling thread: more than the cores of any machine this runs on, or a spin budget.
     if (7 > availableParallelism()) expect(result.spin).toBe(0);
     else expect(result.spin).toBeGreaterThan(0);
+  });
+});
+
+describe('the stats block', () => {
+  it("keeps every thread's counters off the cache lines of the others (>= 64 bytes apart, whatever the alignment)", () => {
+    const layout = { nodes: 5, rings: 4 };
+    // [first double, last double] of each thread's counters: one slot per node, and per ring the
+    // producer's written counter and the consumer's read counter.
+    const ranges: Array<[number, number]> = [];
+    for (let node = 0; node < layout.nodes; node++) ranges.push([node * NODE_SLOT_LENGTH, node * NODE_SLOT_LENGTH + NODE_CURRENT_INDEX]);
+    for (let ring = 0; ring < layout.rings; ring++) {
+      for (const counter of [RING_WRITTEN, RING_READ]) ranges.push([ringStatsIndex(layout, ring) + counter, ringStatsIndex(layout, ring) + counter]);
+    }
+    const bytes = statsBufferLength(layout);
+    for (const [first, last] of ranges) expect((last + 1) * 8).toBeLessThanOrEqual(bytes);
+    ranges.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < ranges.length; i++) expect((ranges[i][0] - ranges[i - 1][1]) * 8).toBeGreaterThanOrEqual(64);
   });
 });
