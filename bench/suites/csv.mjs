@@ -215,6 +215,7 @@ function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
       let result;
       const chunk = Buffer.alloc(1 << 20);
       await runPipeline({
+        ...(process.env.CHAIN ? { chain: JSON.parse(process.env.CHAIN) } : {}),
         ringCapacity: RING_CAPACITY,
         maxRecordLength: RUN_BYTES,
         stages: [

@@ -27,6 +27,9 @@ export type StageFailureCode =
   | 'ERR_STAGE_RING';
 
 export class StageFailure extends Error {
+  /** The stage it happened in, set by the innermost stage call it passes (a chain runs several); -1 until then. */
+  stageIndex = -1;
+
   constructor(
     readonly code: StageFailureCode,
     message: string,
@@ -37,12 +40,27 @@ export class StageFailure extends Error {
   }
 }
 
+/** What a stage's context writes to: the next rings (StageOutputWriter) or the next stage of its chain (ChainLink). */
+export interface RecordOutput {
+  readonly recordIndex: number;
+  readonly output: Uint8Array;
+  claim(length: number, type?: number): number;
+  commit(): void;
+  write(payload: Uint8Array, type?: number, last?: boolean): void;
+  /** A chained stage starts on a record handed to it by call. */
+  setInput(item: number, recordIndex: number, inputType: number): void;
+  /** The stage's end hook starts; what it writes belongs to `item`. */
+  beginEnd(item: number): void;
+  /** The stage returned: a claim it did not commit is an error. */
+  finishRecord(): void;
+}
+
 /** Where the writer is: inside a record's handler, inside the end hook, or neither (claims refused). */
 const IDLE = 0;
 const IN_RECORD = 1;
 const IN_END = 2;
 
-export class StageOutputWriter {
+export class StageOutputWriter implements RecordOutput {
   readonly out: FanOut;
   private readonly orderedOutput: boolean;
   private readonly maxRecordLength: number;
@@ -108,6 +126,23 @@ export class StageOutputWriter {
     this.recordIndex = recordIndex;
     this.inputType = inputType;
     this.emitted = 0;
+  }
+
+  /**
+   * The last stage of a chain starts on a record handed down the chain: the item (begun by the
+   * chain's first stage, which also ends it) stays; the record index and default type are its own.
+   */
+  setInput(_item: number, recordIndex: number, inputType: number): void {
+    this.recordIndex = recordIndex;
+    this.inputType = inputType;
+  }
+
+  /** The last stage of a chain returned from one record: refuse a claim it left open (endItem would, later). */
+  finishRecord(): void {
+    if (!this.userClaimOpen) return;
+    this.userClaimOpen = false;
+    this.out.abortClaim();
+    throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} ${this.describeReturn()} with a claim() it did not commit()`, this.recordIndex);
   }
 
   /** The end hook writes one more item: the worker's next item index (every worker of the tier adds one, so items stay consecutive). */
@@ -258,5 +293,126 @@ export class StageOutputWriter {
   forwardControl(code: number, item: number): void {
     this.item = item;
     if (this.orderedOutput) this.control(code);
+  }
+}
+
+/** Handed each record a chained stage writes: the next stage's handler, called at once. */
+export type ChainHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
+
+/**
+ * The output of a stage that is not the last of its chain (pipeline option `chain`): every record it
+ * writes goes straight to the next stage's handler, by call, while the writing stage waits. A claim
+ * is a scratch buffer (grown to the largest record, never per record), and commit() hands it on; the
+ * next stage reads it in place, as it would read ring memory. The checks are the writer's: types,
+ * lengths (the rings' maxRecordLength, so a chain accepts exactly what rings would), one open claim.
+ */
+export class ChainLink implements RecordOutput {
+  private readonly next: ChainHandler;
+  private readonly maxRecordLength: number;
+  private readonly stats: Float64Array;
+  private readonly recordsOutIndex: number;
+  private readonly where: string;
+  private phase = IDLE;
+  private item = -1;
+  recordIndex = -1;
+  private inputType = 0;
+  private scratch = new Uint8Array(256);
+  /** scratch[0, claimLength) as a view, remade only when the length changes (fixed-size records: once). */
+  private view = this.scratch.subarray(0, 0);
+  private claimOpen = false;
+  private claimLength = 0;
+  private claimType = 0;
+
+  constructor(next: ChainHandler, options: { maxRecordLength: number; stats: Float64Array; recordsOutIndex: number; where: string }) {
+    this.next = next;
+    this.maxRecordLength = options.maxRecordLength;
+    this.stats = options.stats;
+    this.recordsOutIndex = options.recordsOutIndex;
+    this.where = options.where;
+  }
+
+  get output(): Uint8Array {
+    return this.scratch;
+  }
+
+  setInput(item: number, recordIndex: number, inputType: number): void {
+    this.phase = IN_RECORD;
+    this.item = item;
+    this.recordIndex = recordIndex;
+    this.inputType = inputType;
+  }
+
+  beginEnd(item: number): void {
+    this.phase = IN_END;
+    this.item = item;
+    this.recordIndex = -1;
+    this.inputType = 0;
+  }
+
+  private describeRecord(): string {
+    return this.phase === IN_END ? 'in its end hook' : `for record ${this.recordIndex}`;
+  }
+
+  private check(length: number, type: number): void {
+    if (this.phase === IDLE) {
+      throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} wrote through its context outside a record handler or the end hook`, this.recordIndex);
+    }
+    if (this.claimOpen) {
+      throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} claimed again ${this.describeRecord()} before commit() of its previous claim`, this.recordIndex);
+    }
+    if (!Number.isInteger(type) || type < 0 || type > MAX_PIPELINE_TYPE) {
+      throw new StageFailure(
+        'ERR_BAD_OUTPUT',
+        `${this.where} wrote record type ${String(type)} ${this.describeRecord()}; expected an integer from 0 to ${MAX_PIPELINE_TYPE} (0xFFFF is reserved for the pipeline's framing)`,
+        this.recordIndex,
+      );
+    }
+    if (!Number.isInteger(length) || length < 0 || length > this.maxRecordLength) {
+      throw new StageFailure(
+        'ERR_RECORD_TOO_LONG',
+        `${this.where} wrote a record of ${String(length)} bytes ${this.describeRecord()}; the next ring holds records of at most ${this.maxRecordLength} bytes (pipeline option maxRecordLength)`,
+        this.recordIndex,
+      );
+    }
+  }
+
+  claim(length: number, type: number = this.inputType): number {
+    this.check(length, type);
+    if (length > this.scratch.length) {
+      this.scratch = new Uint8Array(Math.min(this.maxRecordLength, Math.max(length, this.scratch.length * 2)));
+      this.view = this.scratch.subarray(0, 0);
+    }
+    this.claimOpen = true;
+    this.claimLength = length;
+    this.claimType = type;
+    return 0;
+  }
+
+  commit(): void {
+    if (!this.claimOpen) throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} called commit() without an open claim() ${this.describeRecord()}`, this.recordIndex);
+    this.claimOpen = false;
+    this.stats[this.recordsOutIndex]++;
+    const length = this.claimLength;
+    if (this.view.length !== length) this.view = this.scratch.subarray(0, length);
+    this.hand(this.claimType, this.view, 0, length);
+  }
+
+  write(payload: Uint8Array, type: number = this.inputType): void {
+    this.check(payload.length, type);
+    this.stats[this.recordsOutIndex]++;
+    this.hand(type, payload, 0, payload.length);
+  }
+
+  /** Calls the next stage (which writes to its own output, never to this link). */
+  private hand(type: number, data: Uint8Array, offset: number, length: number): void {
+    this.next(type, data, offset, length, this.item);
+  }
+
+  finishRecord(): void {
+    const open = this.claimOpen;
+    const describe = this.phase === IN_END ? 'returned from its end hook' : `returned for record ${this.recordIndex}`;
+    this.claimOpen = false;
+    this.phase = IDLE;
+    if (open) throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} ${describe} with a claim() it did not commit()`, this.recordIndex);
   }
 }
