@@ -197,11 +197,12 @@ const STAGES_URL = new URL('./csv-stages.mjs', import.meta.url);
  * fresh per run (runPipeline's lifecycle): time runs from the source's first write (every worker
  * is up by then) to the result in the sink, so the stages' first records run on cold code.
  */
-function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
+function pipelineContender(file, lines, expected, meanLine, bytesPerLine, chain) {
+  const transport = chain ? 'runPipeline-chained' : 'runPipeline';
   return {
-    id: 'runPipeline@csv',
-    transport: 'runPipeline',
-    label: `runPipeline: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the source's first write`,
+    id: `${transport}@csv`,
+    transport,
+    label: `runPipeline${chain ? ' with chain: true (parse and aggregate in one worker, trades handed on by call)' : ''}: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the source's first write`,
     recordSize: meanLine,
     bytesPerRecord: bytesPerLine,
     initialCount: lines,
@@ -215,7 +216,7 @@ function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
       let result;
       const chunk = Buffer.alloc(1 << 20);
       await runPipeline({
-        ...(process.env.CHAIN ? { chain: JSON.parse(process.env.CHAIN) } : {}),
+        chain,
         ringCapacity: RING_CAPACITY,
         maxRecordLength: RUN_BYTES,
         stages: [
@@ -317,7 +318,8 @@ export async function run({ rounds, targetMs, progress, transports, quick }) {
         ? variantContender(transport, file, subset, expectedSubset, meanLine, bytesPerLine)
         : variantContender(transport, file, lines, expected, meanLine, bytesPerLine),
     );
-    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine));
+    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine, false));
+    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine, true));
     const chosen = transports === undefined ? contenders : contenders.filter((c) => transports.includes(c.transport));
     if (chosen.length === 0) return { cases: [], notes };
     progress(`csv: ${chosen.length} variants`);

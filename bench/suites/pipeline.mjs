@@ -249,6 +249,8 @@ function memoryOfMain(heapBefore) {
  *   shmring-pipeline          the 0.1 configuration: stage functions that return the input view, spin 200
  *   shmring-pipeline-auto     the same stages, default options (spin from threads and cores)
  *   shmring-pipeline-inplace  the stages write through context.claim/commit
+ *   shmring-pipeline-chained  the in-place stages with chain: true (one worker runs all three)
+ *   shmring-pipeline-chained-views  the 0.1 stages (returning views) with chain: true
  *   shmring-pipeline-batch    batch handlers (many records per call), writing in place
  *   shmring-noop-1/-2         one / two do-nothing stages: the per-record cost of a stage is the difference
  */
@@ -256,7 +258,7 @@ const PIPELINE_VARIANTS = {
   'shmring-pipeline': {
     label: 'parse -> transform -> verify returning views, spin 200 (the 0.1 configuration)',
     stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
-    extra: { spin: 200 },
+    extra: { spin: 200, chain: false },
   },
   'shmring-pipeline-auto': {
     label: 'parse -> transform -> verify returning views, default spin',
@@ -267,6 +269,16 @@ const PIPELINE_VARIANTS = {
     label: 'parse -> transform -> verify writing in place (context.claim/commit)',
     stages: () => STAGES.map((name) => ({ name, module: stageUrl('inplace'), export: name })),
     extra: {},
+  },
+  'shmring-pipeline-chained': {
+    label: 'parse -> transform -> verify writing in place, chain: true (the three stages in one worker, records handed on by call)',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl('inplace'), export: name })),
+    extra: { chain: true },
+  },
+  'shmring-pipeline-chained-views': {
+    label: 'parse -> transform -> verify returning views, chain: true',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
+    extra: { chain: true },
   },
   'shmring-pipeline-batch': {
     label: 'parse -> transform -> verify as batch handlers writing in place',
