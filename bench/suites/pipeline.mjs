@@ -251,6 +251,7 @@ function memoryOfMain(heapBefore) {
  *   shmring-pipeline-inplace  the stages write through context.claim/commit
  *   shmring-pipeline-chained  the in-place stages with chain: true (one worker runs all three)
  *   shmring-pipeline-chained-views  the 0.1 stages (returning views) with chain: true
+ *   shmring-pipeline-fused    the three 0.1 stage functions called in turn by one stage (by hand)
  *   shmring-pipeline-batch    batch handlers (many records per call), writing in place
  *   shmring-noop-1/-2         one / two do-nothing stages: the per-record cost of a stage is the difference
  */
@@ -279,6 +280,11 @@ const PIPELINE_VARIANTS = {
     label: 'parse -> transform -> verify returning views, chain: true',
     stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
     extra: { chain: true },
+  },
+  'shmring-pipeline-fused': {
+    label: 'the three stage functions called in turn by one stage (fused by hand: the bound for chaining)',
+    stages: () => [{ name: 'all3', module: stageUrl('all3') }],
+    extra: {},
   },
   'shmring-pipeline-batch': {
     label: 'parse -> transform -> verify as batch handlers writing in place',
