@@ -109,6 +109,19 @@ describe('chained and unchained pipelines give the same stream', () => {
     );
   });
 
+  it('an end hook whose records go on to a batch handler (gathered by the link) and one more stage', async () => {
+    await agree(
+      [
+        { name: 'scramble', module: seeded, export: 'scramble' },
+        { name: 'count', module: lifecycle, export: 'counting', options: { tag: 'counting' } },
+        { name: 'pass', module: lifecycle, export: 'batchThrowsAt', batch: true, options: { faultAt: -1 } },
+        { name: 'last', module: faults, export: 'identity' },
+      ],
+      3000,
+      { threads: [4, 1] },
+    );
+  });
+
   it('two workers per stage: each worker runs the whole chain for its items, end items in order', async () => {
     // Two end hooks in the chain (an empty end item, then a summary): each is one more item per
     // worker, so the second must come one stride after the first, as it would through rings.
@@ -168,6 +181,14 @@ describe('failures inside a chain name the stage that failed', () => {
     expect(error.stageIndex).toBe(1);
     expect(error.recordIndex).toBe(700);
     expect(error.message).toContain("stage 'middle' (worker 0) threw on source record 700: planted failure at 700");
+  });
+
+  it('a batch handler that throws inside a chain', async () => {
+    const error = await failure(new Pipeline(chainOf({ name: 'middle', module: lifecycle, export: 'batchThrowsAt', batch: true, options: { faultAt: 500 } })));
+    expect(error.code).toBe('ERR_STAGE_FAILED');
+    expect(error.stage).toBe('middle');
+    expect(error.recordIndex).toBe(500);
+    expect(error.message).toContain("stage 'middle' (worker 0) threw on source record 500 (in a batch): planted batch failure at 500");
   });
 
   it('a failure the stage before catches still fails the pipeline', async () => {

@@ -300,14 +300,33 @@ export class StageOutputWriter implements RecordOutput {
 export type ChainHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
 
 /**
+ * A batch handler after a link: the link gathers the records the stage before writes for one of its
+ * input records (in its scratch buffer) and hands them over as one batch when that record is done,
+ * or sooner when the batch or the buffer is full.
+ */
+export interface ChainBatchTarget {
+  /** Records gathered and not yet handed over. */
+  readonly pending: number;
+  /** Adds the record at buffer[offset, offset + length); false when the batch is now full. */
+  add(type: number, offset: number, length: number, item: number): boolean;
+  /** Runs the stage over the gathered records, which are in `buffer`. */
+  flush(buffer: Uint8Array): void;
+}
+
+/**
  * The output of a stage that is not the last of its chain (pipeline option `chain`): every record it
  * writes goes straight to the next stage's handler, by call, while the writing stage waits. A claim
  * is a scratch buffer (grown to the largest record, never per record), and commit() hands it on; the
- * next stage reads it in place, as it would read ring memory. The checks are the writer's: types,
+ * next stage reads it in place, as it would read ring memory. A batch handler next gets the records
+ * of each input record of this stage as one batch (ChainBatchTarget), gathered in the scratch buffer. The checks are the writer's: types,
  * lengths (the rings' maxRecordLength, so a chain accepts exactly what rings would), one open claim.
  */
 export class ChainLink implements RecordOutput {
-  private readonly next: ChainHandler;
+  private readonly next: ChainHandler | undefined;
+  private readonly target: ChainBatchTarget | undefined;
+  /** Batch target: bytes of the scratch buffer the gathered records use (the next claim goes after them, 8-aligned as in a ring). */
+  private used = 0;
+  private claimOffset = 0;
   private readonly maxRecordLength: number;
   private readonly stats: Float64Array;
   private readonly recordsOutIndex: number;
@@ -323,8 +342,9 @@ export class ChainLink implements RecordOutput {
   private claimLength = 0;
   private claimType = 0;
 
-  constructor(next: ChainHandler, options: { maxRecordLength: number; stats: Float64Array; recordsOutIndex: number; where: string }) {
-    this.next = next;
+  constructor(next: ChainHandler | ChainBatchTarget, options: { maxRecordLength: number; stats: Float64Array; recordsOutIndex: number; where: string }) {
+    this.next = typeof next === 'function' ? next : undefined;
+    this.target = typeof next === 'function' ? undefined : next;
     this.maxRecordLength = options.maxRecordLength;
     this.stats = options.stats;
     this.recordsOutIndex = options.recordsOutIndex;
@@ -378,14 +398,23 @@ export class ChainLink implements RecordOutput {
 
   claim(length: number, type: number = this.inputType): number {
     this.check(length, type);
+    let at = 0;
+    if (this.target !== undefined) {
+      at = (this.used + 7) & ~7;
+      if (at + length > this.scratch.length) {
+        this.flushBatch();
+        at = 0;
+      }
+    }
     if (length > this.scratch.length) {
       this.scratch = new Uint8Array(Math.min(this.maxRecordLength, Math.max(length, this.scratch.length * 2)));
       this.view = this.scratch.subarray(0, 0);
     }
     this.claimOpen = true;
+    this.claimOffset = at;
     this.claimLength = length;
     this.claimType = type;
-    return 0;
+    return at;
   }
 
   commit(): void {
@@ -393,26 +422,48 @@ export class ChainLink implements RecordOutput {
     this.claimOpen = false;
     this.stats[this.recordsOutIndex]++;
     const length = this.claimLength;
+    const target = this.target;
+    if (target !== undefined) {
+      this.used = this.claimOffset + length;
+      if (!target.add(this.claimType, this.claimOffset, length, this.item)) this.flushBatch();
+      return;
+    }
     if (this.view.length !== length) this.view = this.scratch.subarray(0, length);
     this.hand(this.claimType, this.view, 0, length);
   }
 
   write(payload: Uint8Array, type: number = this.inputType): void {
+    if (this.target !== undefined) {
+      // Gathered for a batch: copied into the scratch buffer (the caller may reuse `payload` at once).
+      const at = this.claim(payload.length, type);
+      this.scratch.set(payload, at);
+      this.commit();
+      return;
+    }
     this.check(payload.length, type);
     this.stats[this.recordsOutIndex]++;
     this.hand(type, payload, 0, payload.length);
   }
 
-  /** Calls the next stage (which writes to its own output, never to this link). */
-  private hand(type: number, data: Uint8Array, offset: number, length: number): void {
-    this.next(type, data, offset, length, this.item);
+  /** Hands the gathered records to the batch target, and starts the scratch buffer over. */
+  private flushBatch(): void {
+    const target = this.target!;
+    this.used = 0;
+    if (target.pending > 0) target.flush(this.scratch);
   }
 
+  /** Calls the next stage (which writes to its own output, never to this link). */
+  private hand(type: number, data: Uint8Array, offset: number, length: number): void {
+    this.next!(type, data, offset, length, this.item);
+  }
+
+  /** The stage returned from a record (or its end hook): a gathered batch goes on now, inside the same item. */
   finishRecord(): void {
     const open = this.claimOpen;
     const describe = this.phase === IN_END ? 'returned from its end hook' : `returned for record ${this.recordIndex}`;
     this.claimOpen = false;
     this.phase = IDLE;
+    if (this.target !== undefined) this.flushBatch();
     if (open) throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} ${describe} with a claim() it did not commit()`, this.recordIndex);
   }
 }

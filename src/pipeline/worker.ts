@@ -22,7 +22,7 @@ import {
 import { loadAcquire } from '../atomics.js';
 import { HEAD_INDEX, RECORD_HEADER_LENGTH, TAIL_INDEX } from '../layout.js';
 import { RingProducer } from '../producer.js';
-import { ChainLink, StageFailure, StageOutputWriter, type ChainHandler, type StageFailureCode, type RecordOutput } from './output.js';
+import { ChainLink, StageFailure, StageOutputWriter, type ChainBatchTarget, type ChainHandler, type StageFailureCode, type RecordOutput } from './output.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
 
 /** An in-memory ring (shared, not copied, by structured clone) or a ring file the worker opens itself. */
@@ -412,14 +412,14 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
 
     // Built from the last stage back, so each link knows the handler of the stage after it.
     const runs: StageRun[] = new Array<StageRun>(specs.length);
-    let nextHandler: ChainHandler | undefined;
+    let nextInput: ChainHandler | ChainBatchTarget | undefined;
     for (let j = specs.length - 1; j >= 0; j--) {
       const spec = specs[j];
       const stageWhere = whereOf(spec);
       const stageOut: RecordOutput =
         j === specs.length - 1
           ? output
-          : new ChainLink(nextHandler!, { maxRecordLength: out.maxRecordLength, stats, recordsOutIndex: spec.statsSlot + NODE_RECORDS_OUT, where: stageWhere });
+          : new ChainLink(nextInput!, { maxRecordLength: out.maxRecordLength, stats, recordsOutIndex: spec.statsSlot + NODE_RECORDS_OUT, where: stageWhere });
       runs[j] = {
         spec,
         where: stageWhere,
@@ -428,21 +428,62 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
         out: stageOut,
         indexLabel: spec.orderedInput ? spec.itemLabel : 'input record',
       };
-      if (j > 0) nextHandler = chainedHandler(runs[j]);
+      if (j > 0) nextInput = definitions[j].batch !== undefined ? chainedBatchTarget(runs[j]) : chainedHandler(runs[j]);
     }
 
-    /** The handler of a chained stage: a record handed to it by the stage before, while that one waits. */
+    /** Records the first failure inside a chain (with its stage), whoever catches it on the way out. */
+    const chainFailed = (error: unknown, stageIndex: number): void => {
+      if (!(error instanceof StageFailure)) return;
+      if (error.stageIndex < 0) error.stageIndex = stageIndex;
+      chainFailure ??= error;
+    };
+
+    /** A chained batch handler: the link before it gathers records and flushes them as one batch. */
+    function chainedBatchTarget(run: StageRun): ChainBatchTarget {
+      const { spec, out: stageOut } = run;
+      const statsSlot = spec.statsSlot;
+      const cursor = new BatchCursor(task.batchRecords);
+      cursor.onEnter = (position) => {
+        stats[statsSlot + NODE_CURRENT_INDEX] = cursor.indices[position];
+        stageOut.setInput(cursor.items[position], cursor.indices[position], cursor.types[position]);
+      };
+      let inputIndex = 0;
+      return {
+        get pending() {
+          return cursor.count;
+        },
+        add(type, offset, length, item) {
+          const position = cursor.count++;
+          cursor.offsets[position] = offset;
+          cursor.lengths[position] = length;
+          cursor.types[position] = type;
+          cursor.items[position] = item;
+          cursor.indices[position] = spec.orderedInput ? item : inputIndex;
+          inputIndex++;
+          stats[statsSlot + NODE_RECORDS_IN]++;
+          return cursor.count < cursor.offsets.length;
+        },
+        flush(buffer) {
+          const previous = active;
+          active = spec.stageIndex;
+          cursor.buffer = buffer;
+          try {
+            runBatchFunction(run, cursor);
+            stageOut.finishRecord();
+          } catch (error) {
+            chainFailed(error, spec.stageIndex);
+            throw error;
+          }
+          active = previous;
+        },
+      };
+    }
+
+    /** The handler of a chained record function: a record handed to it by the stage before, while that one waits. */
     function chainedHandler(run: StageRun): ChainHandler {
       const { spec, definition, context, out: stageOut } = run;
-      const recordFunction = definition.record;
+      const recordFunction = definition.record!;
       const statsSlot = spec.statsSlot;
-      const cursor = recordFunction === undefined ? new BatchCursor(1) : undefined;
-      if (cursor !== undefined) {
-        cursor.onEnter = (position) => {
-          stats[statsSlot + NODE_CURRENT_INDEX] = cursor.indices[position];
-          stageOut.setInput(cursor.items[position], cursor.indices[position], cursor.types[position]);
-        };
-      }
       let inputIndex = 0;
       return (type, data, offset, length, item) => {
         const previous = active;
@@ -452,32 +493,20 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
         stats[statsSlot + NODE_RECORDS_IN]++;
         stats[statsSlot + NODE_CURRENT_INDEX] = index;
         try {
-          if (cursor === undefined) {
-            stageOut.setInput(item, index, type);
-            let result: ReturnType<StageFunction>;
-            try {
-              // A record handed on whole (a returned view, a written buffer, a claim filling its
-              // scratch view) is passed as it is: no view made per record.
-              result = recordFunction!(offset === 0 && length === data.length ? data : data.subarray(offset, offset + length), type, context);
-            } catch (error) {
-              if (error instanceof StageFailure) throw error;
-              throw new StageFailure('ERR_STAGE_FAILED', `${run.where} threw on ${run.indexLabel} ${index}: ${messageOf(error)}`, index, error);
-            }
-            emitResult(run, result, type, index, false);
-          } else {
-            cursor.buffer = data;
-            cursor.count = 1;
-            cursor.offsets[0] = offset;
-            cursor.lengths[0] = length;
-            cursor.types[0] = type;
-            cursor.items[0] = item;
-            cursor.indices[0] = index;
-            runBatchFunction(run, cursor);
+          stageOut.setInput(item, index, type);
+          let result: ReturnType<StageFunction>;
+          try {
+            // A record handed on whole (a returned view, a written buffer, a claim filling its
+            // scratch view) is passed as it is: no view made per record.
+            result = recordFunction(offset === 0 && length === data.length ? data : data.subarray(offset, offset + length), type, context);
+          } catch (error) {
+            if (error instanceof StageFailure) throw error;
+            throw new StageFailure('ERR_STAGE_FAILED', `${run.where} threw on ${run.indexLabel} ${index}: ${messageOf(error)}`, index, error);
           }
+          emitResult(run, result, type, index, false);
           stageOut.finishRecord();
         } catch (error) {
-          if (error instanceof StageFailure && error.stageIndex < 0) error.stageIndex = spec.stageIndex;
-          if (chainFailure === undefined && error instanceof StageFailure) chainFailure = error;
+          chainFailed(error, spec.stageIndex);
           throw error;
         }
         active = previous;
