@@ -151,7 +151,8 @@ export class FanIn {
 
   private nextItem(): void {
     this.item += this.stride;
-    this.ringIndex = (this.ringIndex + this.stride) % this.consumers.length;
+    // One input ring (the common case) needs no division per record.
+    if (this.consumers.length !== 1) this.ringIndex = (this.ringIndex + this.stride) % this.consumers.length;
   }
 
   /** True once every input ring has ended (and been drained). */
@@ -360,7 +361,7 @@ export class FanOut {
   tryWrite(payload: Uint8Array, type: number, item: number): number {
     const producers = this.producers;
     if (this.ordered || producers.length === 1) {
-      const index = this.ordered ? item % producers.length : 0;
+      const index = this.ordered && producers.length !== 1 ? item % producers.length : 0;
       if (producers[index].tryWrite(payload, type)) {
         this.stats[this.ringStats[index] + RING_WRITTEN]++;
         return -1;
@@ -391,7 +392,7 @@ export class FanOut {
   tryClaim(length: number, type: number, item: number): number {
     const producers = this.producers;
     if (this.ordered || producers.length === 1) {
-      const index = this.ordered ? item % producers.length : 0;
+      const index = this.ordered && producers.length !== 1 ? item % producers.length : 0;
       this.claimRing = index;
       return producers[index].tryClaim(length, type);
     }
