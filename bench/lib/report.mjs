@@ -97,7 +97,7 @@ function issue13Floors(finder) {
     ratioFloor('pipeline', pipeline(transport, 64), 'piscina-tasks-batched', 5, `3-stage pipeline 64 B, ${transport} vs piscina 256 records per task (issue 14)`);
   }
   const log = finder('log');
-  for (const transport of ['ringfile', 'ringfile-prefault']) {
+  for (const transport of ['ringfile', 'ringfile-prefault', 'ringfile-prefault-batch']) {
     const ring = log(transport);
     ratioFloor('log', ring, 'writeSync', 6, `log 128 B appends, ${transport} vs fs.writeSync per record`);
     ratioFloor('log', ring, 'buffered-64k', 1.5, `log 128 B appends, ${transport} vs 64 KiB buffered writer`);

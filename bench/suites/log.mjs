@@ -15,6 +15,8 @@
  *                    when this build of the library has the option; else skipped with a note. The
  *                    create time of both ring contenders is reported in a note: prefault moves the
  *                    page-fault cost from the appends to create.
+ *   ringfile-prefault-batch  the same, appends through the producer's batch writer, published every
+ *                    64 KiB of records (the buffered writer's chunk): a logger's shape on the ring
  * None of them fsyncs: each leaves the records in the page cache, where the kernel writes them back.
  * Timed: the append loop plus the final flush (buffered) or close (ring: publishes the last batch).
  * File creation, opening and the unlink are outside the timed span; a fresh file per trial.
@@ -40,7 +42,7 @@ const QUICK_APPENDS = 50_000;
 const BUFFER_BYTES = 64 * 1024;
 
 export const description =
-  'The seed\'s log comparison: 128 B appends to a file on disk (os.tmpdir()): fs.writeSync per record vs a 64 KiB buffered writer vs a ring file on disk (tryWrite per append, the ring is the log), MB/s and per-append latency (every 61st append timed).';
+  'The seed\'s log comparison: 128 B appends to a file on disk (os.tmpdir()): fs.writeSync per record vs a 64 KiB buffered writer vs a ring file on disk (tryWrite per append, or the batch writer published per 64 KiB; the ring is the log), MB/s and per-append latency (every 61st append timed).';
 
 let unique = 0;
 function logPath(dir, label) {
@@ -179,7 +181,7 @@ export function prefaultSupported(RingFile, dir) {
 }
 
 /** Milliseconds each ring contender's RingFile.create took, per trial (outside the timed span). */
-const createTimes = { ringfile: [], 'ringfile-prefault': [] };
+const createTimes = { ringfile: [], 'ringfile-prefault': [], 'ringfile-prefault-batch': [] };
 
 function ringFileContender(dir, count, record, RingFile, prefault) {
   const transport = prefault ? 'ringfile-prefault' : 'ringfile';
@@ -202,6 +204,56 @@ function ringFileContender(dir, count, record, RingFile, prefault) {
         if (!producer.tryWrite(record, RECORD_TYPE)) throw new Error(`${transport}: ring full (capacity ${capacity} for ${n} appends)`);
         if (sample) samples[sampled++] = (performance.now() - before) * 1000;
       }
+      producer.close();
+      const end = performance.now();
+      const { tail } = ring.stats();
+      if (Number(tail) !== n * RECORD_SLOT) throw new Error(`${transport}: tail ${tail} after ${n} appends, expected ${n * RECORD_SLOT}`);
+      return result(end - start, samples, sampled, heapBefore);
+    } finally {
+      ring.close();
+      RingFile.unlink(file);
+    }
+  });
+}
+
+/**
+ * ringfile-prefault-batch: the logger's shape on the ring. Appends go through the producer's batch
+ * writer (batch.write copies the record in and writes its header; nothing is published yet) and
+ * every BUFFER_BYTES of records, as the buffered writer's chunk, the batch is published with one
+ * store of the tail and the next opened: records become visible per chunk, as a buffered logger's
+ * do, and the ring's bookkeeping is paid per chunk instead of per record.
+ */
+function ringFileBatchContender(dir, count, record, RingFile) {
+  const transport = 'ringfile-prefault-batch';
+  const capacity = nextPowerOfTwo(Math.max(count * RECORD_SLOT, 64 * 1024));
+  const perChunk = Math.floor(BUFFER_BYTES / RECORD_SIZE);
+  const label = `RingFile on disk, capacity ${capacity >> 20 > 0 ? `${capacity >> 20} MiB` : `${capacity >> 10} KiB`}, prefault: true, producer.batch() write per append, published every ${perChunk} appends (the buffered writer's 64 KiB) and at the end`;
+  return contender(transport, label, count, (n) => {
+    const file = logPath(dir, transport);
+    const createStart = performance.now();
+    const ring = RingFile.create(file, { capacity, maxRecordLength: RECORD_SIZE, prefault: true });
+    createTimes[transport].push(performance.now() - createStart);
+    const producer = ring.producer();
+    const samples = new Float64Array(Math.ceil(n / SAMPLE_EVERY));
+    try {
+      const heapBefore = process.memoryUsage().heapUsed;
+      let sampled = 0;
+      let batch = producer.batch();
+      let inChunk = 0;
+      const start = performance.now();
+      for (let i = 0; i < n; i++) {
+        const sample = i % SAMPLE_EVERY === 0;
+        const before = sample ? performance.now() : 0;
+        if (inChunk === perChunk) {
+          batch.publish();
+          batch = producer.batch();
+          inChunk = 0;
+        }
+        if (!batch.write(record, RECORD_TYPE)) throw new Error(`${transport}: ring full (capacity ${capacity} for ${n} appends)`);
+        inChunk++;
+        if (sample) samples[sampled++] = (performance.now() - before) * 1000;
+      }
+      batch.publish();
       producer.close();
       const end = performance.now();
       const { tail } = ring.stats();
@@ -238,8 +290,10 @@ export async function run({ rounds, targetMs, progress, transports, quick }) {
   if (!rings.available) notes.push(`ringfile contenders skipped: ${rings.reason}`);
   else {
     contenders.push(ringFileContender(dir, count, record, rings.RingFile, false));
-    if (prefaultSupported(rings.RingFile, dir)) contenders.push(ringFileContender(dir, count, record, rings.RingFile, true));
-    else notes.push('ringfile-prefault skipped: RingFile.create has no prefault option in this build');
+    if (prefaultSupported(rings.RingFile, dir)) {
+      contenders.push(ringFileContender(dir, count, record, rings.RingFile, true));
+      contenders.push(ringFileBatchContender(dir, count, record, rings.RingFile));
+    } else notes.push('ringfile-prefault skipped: RingFile.create has no prefault option in this build');
   }
   const chosen = transports === undefined ? contenders : contenders.filter((c) => transports.includes(c.transport));
   try {
