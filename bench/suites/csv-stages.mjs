@@ -5,11 +5,16 @@
  *              and written to the next ring as a typed trade, claimed in place (context.claim)
  *   aggregate  { init, batch, end }: folds every trade into an Aggregate; the end hook writes the
  *              result as one JSON record (type 1)
+ * A record of type WARM_TYPE ends the warm-up: parse passes it on, aggregate starts over and passes
+ * it on, and the sink starts the clock when it arrives (both workers have run the code by then).
  */
 import { defineRecord } from '../../dist/index.js';
 import { Aggregate, TRADE_SIZE, TRADE_SPEC, parseLine } from './csv-app.mjs';
 
 const NEWLINE = 10;
+/** The warm-up marker (csv.mjs): parse passes it on, aggregate starts over and passes it on to the sink. */
+export const WARM_TYPE = 2;
+const EMPTY = new Uint8Array(0);
 const trade = defineRecord(TRADE_SPEC);
 const fields = new Float64Array(4);
 let outputCursor;
@@ -17,6 +22,10 @@ let cursorOutput;
 
 export function parse(batch, context) {
   while (batch.next()) {
+    if (batch.type === WARM_TYPE) {
+      context.write(EMPTY, WARM_TYPE);
+      continue;
+    }
     const data = batch.buffer;
     const end = batch.offset + batch.length;
     let lineStart = batch.offset;
@@ -48,13 +57,19 @@ export const aggregate = {
     return new Aggregate();
   },
   batch(batch, context) {
-    const sums = context.state;
+    let sums = context.state;
     if (batch.buffer !== cursorInput) {
       cursorInput = batch.buffer;
       inputCursor = trade.cursor(cursorInput);
     }
     const cursor = inputCursor;
     while (batch.next()) {
+      if (batch.type === WARM_TYPE) {
+        // The warm-up is over: start the aggregate over (the result counts the timed lines only).
+        sums = context.state = new Aggregate();
+        context.write(EMPTY, WARM_TYPE);
+        continue;
+      }
       cursor.at(batch.offset);
       sums.add(cursor.symbol, cursor.price, cursor.qty, cursor.ts);
     }
