@@ -12,7 +12,8 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { RingConsumer, RingProducer, createRing, validateRing } from '../dist/index.js';
+import { RingConsumer, RingProducer, createRing, defineRecord, validateRing } from '../dist/index.js';
+import { ID_BASE, STRUCT_SPEC, StructChecksum, StructCodec, priceOf, qtyOf, symbolOf } from './suites/structs-records.mjs';
 import { makePayload, touch } from './lib/workload.mjs';
 
 const require = createRequire(import.meta.url);
@@ -206,7 +207,60 @@ function cases() {
       list.push(['Float64Array word loop, 64 B into a SharedArrayBuffer (not byte-exact for NaNs)', wordCopy(Float64Array)]);
     }
   }
+  list.push(...structCodecCases());
   return list;
+}
+
+/**
+ * The structs suite's per-record codec on one thread (no transport): the layout's cursor
+ * (defineRecord) against the hand-written typed-array codec the postMessage-batch and ringbuf.js
+ * contenders use, encoding JS values into 4096 records of 40 B (48 B slots) and decoding them into
+ * the suite's checksum. What a struct record costs before any record moves: the bound of both
+ * struct contenders (issue 13's structs floor).
+ */
+function structCodecCases() {
+  const layout = defineRecord(STRUCT_SPEC);
+  const count = 4096;
+  const slot = 48;
+  const bytes = new Uint8Array(new SharedArrayBuffer(count * slot));
+  const cursor = layout.cursor(bytes);
+  const codec = new StructCodec(bytes);
+  const checksum = new StructChecksum();
+  let base = 0;
+  const encodeCursor = () => {
+    for (let i = 0; i < count; i++) {
+      const n = base + i;
+      cursor.at(i * slot);
+      cursor.id = ID_BASE + n;
+      cursor.price = priceOf(n);
+      cursor.qty = qtyOf(n);
+      cursor.symbol = symbolOf(n);
+    }
+    base += count;
+  };
+  const encodeCodec = () => {
+    for (let i = 0; i < count; i++) {
+      const n = base + i;
+      codec.encode(i * slot, ID_BASE + n, priceOf(n), qtyOf(n), symbolOf(n));
+    }
+    base += count;
+  };
+  const decodeCursor = () => {
+    for (let i = 0; i < count; i++) {
+      cursor.at(i * slot);
+      checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
+    }
+  };
+  const decodeCodec = () => {
+    for (let i = 0; i < count; i++) codec.decodeInto(i * slot, checksum);
+  };
+  encodeCursor();
+  return [
+    ['structs encode, 40 B: defineRecord cursor (per 4096 records)', encodeCursor, count],
+    ['structs encode, 40 B: hand-written typed-array codec (per 4096 records)', encodeCodec, count],
+    ['structs decode, 40 B: defineRecord cursor (per 4096 records)', decodeCursor, count],
+    ['structs decode, 40 B: hand-written typed-array codec (per 4096 records)', decodeCodec, count],
+  ];
 }
 
 /**
