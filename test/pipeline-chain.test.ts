@@ -152,6 +152,21 @@ describe('chained and unchained pipelines give the same stream', () => {
     );
   });
 
+  it('a stage that changes its input in place gets its own copy, as through a ring', async () => {
+    // twice returns the same view two times; flipInPlace flips each record it gets. Handed on by
+    // reference, the second record would be the first one flipped back.
+    const chained = await agree(
+      [
+        { name: 'twice', module: chainFixture, export: 'twice' },
+        { name: 'flip', module: chainFixture, export: 'flipInPlace' },
+      ],
+      500,
+      { threads: [2, 1] },
+    );
+    expect(chained.records.length).toBe(1000);
+    for (let n = 0; n < 1000; n += 2) expect(chained.records[n + 1]).toBe(chained.records[n]);
+  });
+
   it('only stages with as many workers chain: 1, 1, 2 runs as a chain of two and one stage', async () => {
     const stages: StageDescriptor[] = [
       { name: 'scramble', module: lifecycle, export: 'scrambleInPlace' },

@@ -317,7 +317,8 @@ export interface ChainBatchTarget {
  * The output of a stage that is not the last of its chain (pipeline option `chain`): every record it
  * writes goes straight to the next stage's handler, by call, while the writing stage waits. A claim
  * is a scratch buffer (grown to the largest record, never per record), and commit() hands it on; the
- * next stage reads it in place, as it would read ring memory. A batch handler next gets the records
+ * next stage reads it in place, as it would read ring memory. A written or returned record is copied
+ * into the scratch buffer first, as into a ring: each stage's input is its own memory. A batch handler next gets the records
  * of each input record of this stage as one batch (ChainBatchTarget), gathered in the scratch buffer. The checks are the writer's: types,
  * lengths (the rings' maxRecordLength, so a chain accepts exactly what rings would), one open claim.
  */
@@ -429,20 +430,19 @@ export class ChainLink implements RecordOutput {
       return;
     }
     if (this.view.length !== length) this.view = this.scratch.subarray(0, length);
-    this.hand(this.claimType, this.view, 0, length);
+    // The next stage runs now (it writes to its own output, never to this link).
+    this.next!(this.claimType, this.view, 0, length, this.item);
   }
 
+  /**
+   * Copies `payload` into the scratch buffer and hands that on, as a ring would: the next stage gets
+   * memory of its own (it may change its input in place), and the caller may reuse `payload` (or
+   * return its own input again) at once.
+   */
   write(payload: Uint8Array, type: number = this.inputType): void {
-    if (this.target !== undefined) {
-      // Gathered for a batch: copied into the scratch buffer (the caller may reuse `payload` at once).
-      const at = this.claim(payload.length, type);
-      this.scratch.set(payload, at);
-      this.commit();
-      return;
-    }
-    this.check(payload.length, type);
-    this.stats[this.recordsOutIndex]++;
-    this.hand(type, payload, 0, payload.length);
+    const at = this.claim(payload.length, type);
+    this.scratch.set(payload, at);
+    this.commit();
   }
 
   /** Hands the gathered records to the batch target, and starts the scratch buffer over. */
@@ -452,10 +452,6 @@ export class ChainLink implements RecordOutput {
     if (target.pending > 0) target.flush(this.scratch);
   }
 
-  /** Calls the next stage (which writes to its own output, never to this link). */
-  private hand(type: number, data: Uint8Array, offset: number, length: number): void {
-    this.next!(type, data, offset, length, this.item);
-  }
 
   /** The stage returned from a record (or its end hook): a gathered batch goes on now, inside the same item. */
   finishRecord(): void {

@@ -496,8 +496,8 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
           stageOut.setInput(item, index, type);
           let result: ReturnType<StageFunction>;
           try {
-            // A record handed on whole (a returned view, a written buffer, a claim filling its
-            // scratch view) is passed as it is: no view made per record.
+            // The link's scratch view of a whole record (fixed-size records: the same view each
+            // time) is passed as it is: no view made per record.
             result = recordFunction(offset === 0 && length === data.length ? data : data.subarray(offset, offset + length), type, context);
           } catch (error) {
             if (error instanceof StageFailure) throw error;
