@@ -84,15 +84,13 @@ function issue13Floors(finder) {
   ratioFloor('csv', finder('csv')('rings'), 'postMessage-batch', 1, 'CSV app, rings vs batched postMessage');
   ratioFloor('csv', finder('csv')('rings-batch'), 'postMessage-batch', 1, 'CSV app, rings-batch (batch paths) vs batched postMessage');
   // Issue 14: the app through runPipeline against hand-wired rings and batched postMessage.
-  for (const transport of ['runPipeline', 'runPipeline-chained']) {
-    const csvPipeline = finder('csv')(transport);
-    ratioFloor('csv', csvPipeline, 'rings', 1, `CSV app, ${transport} vs hand-wired rings (issue 14)`);
-    ratioFloor('csv', csvPipeline, 'postMessage-batch', 1.2, `CSV app, ${transport} vs batched postMessage (issue 14)`);
-  }
+  const csvPipeline = finder('csv')('runPipeline');
+  ratioFloor('csv', csvPipeline, 'rings', 1, 'CSV app, runPipeline vs hand-wired rings (issue 14)');
+  ratioFloor('csv', csvPipeline, 'postMessage-batch', 1.2, 'CSV app, runPipeline vs batched postMessage (issue 14)');
   // Issue 14: a 3-stage pipeline of 64 B records writing in place, against the 0.1 configuration
   // (stages returning views, spin 200) and piscina with 256 records per task, same rounds.
   const pipeline = finder('pipeline');
-  for (const transport of ['shmring-pipeline-inplace', 'shmring-pipeline-batch', 'shmring-pipeline-chained', 'shmring-pipeline-chained-views']) {
+  for (const transport of ['shmring-pipeline-inplace', 'shmring-pipeline-batch', 'shmring-pipeline-fused']) {
     ratioFloor('pipeline', pipeline(transport, 64), 'shmring-pipeline', 2.5, `3-stage pipeline 64 B, ${transport} vs the 0.1 configuration (issue 14)`);
     ratioFloor('pipeline', pipeline(transport, 64), 'piscina-tasks-batched', 5, `3-stage pipeline 64 B, ${transport} vs piscina 256 records per task (issue 14)`);
   }

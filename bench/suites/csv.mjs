@@ -204,12 +204,11 @@ const WARMUP_LINES = 200_000;
  * unordered: an aggregate needs no order (with one parse worker the records come in order anyway,
  * without the item framing an ordered stage writes).
  */
-function pipelineContender(file, lines, expected, meanLine, bytesPerLine, chain) {
-  const transport = chain ? 'runPipeline-chained' : 'runPipeline';
+function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
   return {
-    id: `${transport}@csv`,
-    transport,
-    label: `runPipeline${chain ? ' with chain: true (parse and aggregate in one worker, trades handed on by call)' : ''}: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, unordered, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the end of a warm-up of the first ${WARMUP_LINES.toLocaleString('en')} lines (fresh workers per run)`,
+    id: 'runPipeline@csv',
+    transport: 'runPipeline',
+    label: `runPipeline: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, unordered, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the end of a warm-up of the first ${WARMUP_LINES.toLocaleString('en')} lines (fresh workers per run)`,
     recordSize: meanLine,
     bytesPerRecord: bytesPerLine,
     initialCount: lines,
@@ -223,7 +222,6 @@ function pipelineContender(file, lines, expected, meanLine, bytesPerLine, chain)
       let result;
       const chunk = Buffer.alloc(1 << 20);
       await runPipeline({
-        chain,
         ringCapacity: RING_CAPACITY,
         maxRecordLength: RUN_BYTES,
         stages: [
@@ -330,8 +328,7 @@ export async function run({ rounds, targetMs, progress, transports, quick }) {
         ? variantContender(transport, file, subset, expectedSubset, meanLine, bytesPerLine)
         : variantContender(transport, file, lines, expected, meanLine, bytesPerLine),
     );
-    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine, false));
-    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine, true));
+    contenders.push(pipelineContender(file, lines, expected, meanLine, bytesPerLine));
     const chosen = transports === undefined ? contenders : contenders.filter((c) => transports.includes(c.transport));
     if (chosen.length === 0) return { cases: [], notes };
     progress(`csv: ${chosen.length} variants`);

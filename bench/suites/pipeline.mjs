@@ -249,8 +249,6 @@ function memoryOfMain(heapBefore) {
  *   shmring-pipeline          the 0.1 configuration: stage functions that return the input view, spin 200
  *   shmring-pipeline-auto     the same stages, default options (spin from threads and cores)
  *   shmring-pipeline-inplace  the stages write through context.claim/commit
- *   shmring-pipeline-chained  the in-place stages with chain: true (one worker runs all three)
- *   shmring-pipeline-chained-views  the 0.1 stages (returning views) with chain: true
  *   shmring-pipeline-fused    the three 0.1 stage functions called in turn by one stage (by hand)
  *   shmring-pipeline-batch    batch handlers (many records per call), writing in place
  *   shmring-noop-1/-2         one / two do-nothing stages: the per-record cost of a stage is the difference
@@ -259,7 +257,7 @@ const PIPELINE_VARIANTS = {
   'shmring-pipeline': {
     label: 'parse -> transform -> verify returning views, spin 200 (the 0.1 configuration)',
     stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
-    extra: { spin: 200, chain: false },
+    extra: { spin: 200 },
   },
   'shmring-pipeline-auto': {
     label: 'parse -> transform -> verify returning views, default spin',
@@ -271,18 +269,8 @@ const PIPELINE_VARIANTS = {
     stages: () => STAGES.map((name) => ({ name, module: stageUrl('inplace'), export: name })),
     extra: {},
   },
-  'shmring-pipeline-chained': {
-    label: 'parse -> transform -> verify writing in place, chain: true (the three stages in one worker, records handed on by call)',
-    stages: () => STAGES.map((name) => ({ name, module: stageUrl('inplace'), export: name })),
-    extra: { chain: true },
-  },
-  'shmring-pipeline-chained-views': {
-    label: 'parse -> transform -> verify returning views, chain: true',
-    stages: () => STAGES.map((name) => ({ name, module: stageUrl(name), workers: 1, ordered: true })),
-    extra: { chain: true },
-  },
   'shmring-pipeline-fused': {
-    label: 'the three stage functions called in turn by one stage (fused by hand: the bound for chaining)',
+    label: 'the three stage functions called in turn by one stage (fused by hand: one worker, no ring between the stages)',
     stages: () => [{ name: 'all3', module: stageUrl('all3') }],
     extra: {},
   },

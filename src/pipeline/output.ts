@@ -27,9 +27,6 @@ export type StageFailureCode =
   | 'ERR_STAGE_RING';
 
 export class StageFailure extends Error {
-  /** The stage it happened in, set by the innermost stage call it passes (a chain runs several); -1 until then. */
-  stageIndex = -1;
-
   constructor(
     readonly code: StageFailureCode,
     message: string,
@@ -40,27 +37,12 @@ export class StageFailure extends Error {
   }
 }
 
-/** What a stage's context writes to: the next rings (StageOutputWriter) or the next stage of its chain (ChainLink). */
-export interface RecordOutput {
-  readonly recordIndex: number;
-  readonly output: Uint8Array;
-  claim(length: number, type?: number): number;
-  commit(): void;
-  write(payload: Uint8Array, type?: number, last?: boolean): void;
-  /** A chained stage starts on a record handed to it by call. */
-  setInput(item: number, recordIndex: number, inputType: number): void;
-  /** The stage's end hook starts; what it writes belongs to `item`. */
-  beginEnd(item: number): void;
-  /** The stage returned: a claim it did not commit is an error. */
-  finishRecord(): void;
-}
-
 /** Where the writer is: inside a record's handler, inside the end hook, or neither (claims refused). */
 const IDLE = 0;
 const IN_RECORD = 1;
 const IN_END = 2;
 
-export class StageOutputWriter implements RecordOutput {
+export class StageOutputWriter {
   readonly out: FanOut;
   private readonly orderedOutput: boolean;
   private readonly maxRecordLength: number;
@@ -126,23 +108,6 @@ export class StageOutputWriter implements RecordOutput {
     this.recordIndex = recordIndex;
     this.inputType = inputType;
     this.emitted = 0;
-  }
-
-  /**
-   * The last stage of a chain starts on a record handed down the chain: the item (begun by the
-   * chain's first stage, which also ends it) stays; the record index and default type are its own.
-   */
-  setInput(_item: number, recordIndex: number, inputType: number): void {
-    this.recordIndex = recordIndex;
-    this.inputType = inputType;
-  }
-
-  /** The last stage of a chain returned from one record: refuse a claim it left open (endItem would, later). */
-  finishRecord(): void {
-    if (!this.userClaimOpen) return;
-    this.userClaimOpen = false;
-    this.out.abortClaim();
-    throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} ${this.describeReturn()} with a claim() it did not commit()`, this.recordIndex);
   }
 
   /** The end hook writes one more item: the worker's next item index (every worker of the tier adds one, so items stay consecutive). */
@@ -293,173 +258,5 @@ export class StageOutputWriter implements RecordOutput {
   forwardControl(code: number, item: number): void {
     this.item = item;
     if (this.orderedOutput) this.control(code);
-  }
-}
-
-/** Handed each record a chained stage writes: the next stage's handler, called at once. */
-export type ChainHandler = (type: number, data: Uint8Array, offset: number, length: number, item: number) => void;
-
-/**
- * A batch handler after a link: the link gathers the records the stage before writes for one of its
- * input records (in its scratch buffer) and hands them over as one batch when that record is done,
- * or sooner when the batch or the buffer is full.
- */
-export interface ChainBatchTarget {
-  /** Records gathered and not yet handed over. */
-  readonly pending: number;
-  /** Adds the record at buffer[offset, offset + length); false when the batch is now full. */
-  add(type: number, offset: number, length: number, item: number): boolean;
-  /** Runs the stage over the gathered records, which are in `buffer`. */
-  flush(buffer: Uint8Array): void;
-}
-
-/**
- * The output of a stage that is not the last of its chain (pipeline option `chain`): every record it
- * writes goes straight to the next stage's handler, by call, while the writing stage waits. A claim
- * is a scratch buffer (grown to the largest record, never per record), and commit() hands it on; the
- * next stage reads it in place, as it would read ring memory. A written or returned record is copied
- * into the scratch buffer first, as into a ring: each stage's input is its own memory. A batch handler next gets the records
- * of each input record of this stage as one batch (ChainBatchTarget), gathered in the scratch buffer. The checks are the writer's: types,
- * lengths (the rings' maxRecordLength, so a chain accepts exactly what rings would), one open claim.
- */
-export class ChainLink implements RecordOutput {
-  private readonly next: ChainHandler | undefined;
-  private readonly target: ChainBatchTarget | undefined;
-  /** Batch target: bytes of the scratch buffer the gathered records use (the next claim goes after them, 8-aligned as in a ring). */
-  private used = 0;
-  private claimOffset = 0;
-  private readonly maxRecordLength: number;
-  private readonly stats: Float64Array;
-  private readonly recordsOutIndex: number;
-  private readonly where: string;
-  private phase = IDLE;
-  private item = -1;
-  recordIndex = -1;
-  private inputType = 0;
-  private scratch = new Uint8Array(256);
-  /** scratch[0, claimLength) as a view, remade only when the length changes (fixed-size records: once). */
-  private view = this.scratch.subarray(0, 0);
-  private claimOpen = false;
-  private claimLength = 0;
-  private claimType = 0;
-
-  constructor(next: ChainHandler | ChainBatchTarget, options: { maxRecordLength: number; stats: Float64Array; recordsOutIndex: number; where: string }) {
-    this.next = typeof next === 'function' ? next : undefined;
-    this.target = typeof next === 'function' ? undefined : next;
-    this.maxRecordLength = options.maxRecordLength;
-    this.stats = options.stats;
-    this.recordsOutIndex = options.recordsOutIndex;
-    this.where = options.where;
-  }
-
-  get output(): Uint8Array {
-    return this.scratch;
-  }
-
-  setInput(item: number, recordIndex: number, inputType: number): void {
-    this.phase = IN_RECORD;
-    this.item = item;
-    this.recordIndex = recordIndex;
-    this.inputType = inputType;
-  }
-
-  beginEnd(item: number): void {
-    this.phase = IN_END;
-    this.item = item;
-    this.recordIndex = -1;
-    this.inputType = 0;
-  }
-
-  private describeRecord(): string {
-    return this.phase === IN_END ? 'in its end hook' : `for record ${this.recordIndex}`;
-  }
-
-  private check(length: number, type: number): void {
-    if (this.phase === IDLE) {
-      throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} wrote through its context outside a record handler or the end hook`, this.recordIndex);
-    }
-    if (this.claimOpen) {
-      throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} claimed again ${this.describeRecord()} before commit() of its previous claim`, this.recordIndex);
-    }
-    if (!Number.isInteger(type) || type < 0 || type > MAX_PIPELINE_TYPE) {
-      throw new StageFailure(
-        'ERR_BAD_OUTPUT',
-        `${this.where} wrote record type ${String(type)} ${this.describeRecord()}; expected an integer from 0 to ${MAX_PIPELINE_TYPE} (0xFFFF is reserved for the pipeline's framing)`,
-        this.recordIndex,
-      );
-    }
-    if (!Number.isInteger(length) || length < 0 || length > this.maxRecordLength) {
-      throw new StageFailure(
-        'ERR_RECORD_TOO_LONG',
-        `${this.where} wrote a record of ${String(length)} bytes ${this.describeRecord()}; the next ring holds records of at most ${this.maxRecordLength} bytes (pipeline option maxRecordLength)`,
-        this.recordIndex,
-      );
-    }
-  }
-
-  claim(length: number, type: number = this.inputType): number {
-    this.check(length, type);
-    let at = 0;
-    if (this.target !== undefined) {
-      at = (this.used + 7) & ~7;
-      if (at + length > this.scratch.length) {
-        this.flushBatch();
-        at = 0;
-      }
-    }
-    if (length > this.scratch.length) {
-      this.scratch = new Uint8Array(Math.min(this.maxRecordLength, Math.max(length, this.scratch.length * 2)));
-      this.view = this.scratch.subarray(0, 0);
-    }
-    this.claimOpen = true;
-    this.claimOffset = at;
-    this.claimLength = length;
-    this.claimType = type;
-    return at;
-  }
-
-  commit(): void {
-    if (!this.claimOpen) throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} called commit() without an open claim() ${this.describeRecord()}`, this.recordIndex);
-    this.claimOpen = false;
-    this.stats[this.recordsOutIndex]++;
-    const length = this.claimLength;
-    const target = this.target;
-    if (target !== undefined) {
-      this.used = this.claimOffset + length;
-      if (!target.add(this.claimType, this.claimOffset, length, this.item)) this.flushBatch();
-      return;
-    }
-    if (this.view.length !== length) this.view = this.scratch.subarray(0, length);
-    // The next stage runs now (it writes to its own output, never to this link).
-    this.next!(this.claimType, this.view, 0, length, this.item);
-  }
-
-  /**
-   * Copies `payload` into the scratch buffer and hands that on, as a ring would: the next stage gets
-   * memory of its own (it may change its input in place), and the caller may reuse `payload` (or
-   * return its own input again) at once.
-   */
-  write(payload: Uint8Array, type: number = this.inputType): void {
-    const at = this.claim(payload.length, type);
-    this.scratch.set(payload, at);
-    this.commit();
-  }
-
-  /** Hands the gathered records to the batch target, and starts the scratch buffer over. */
-  private flushBatch(): void {
-    const target = this.target!;
-    this.used = 0;
-    if (target.pending > 0) target.flush(this.scratch);
-  }
-
-
-  /** The stage returned from a record (or its end hook): a gathered batch goes on now, inside the same item. */
-  finishRecord(): void {
-    const open = this.claimOpen;
-    const describe = this.phase === IN_END ? 'returned from its end hook' : `returned for record ${this.recordIndex}`;
-    this.claimOpen = false;
-    this.phase = IDLE;
-    if (this.target !== undefined) this.flushBatch();
-    if (open) throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} ${describe} with a claim() it did not commit()`, this.recordIndex);
   }
 }

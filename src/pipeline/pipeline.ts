@@ -156,7 +156,7 @@ export class Pipeline {
       plan.stages.forEach((stage, s) => {
         if (this.failure !== undefined) return;
         if (stage.kind === 'process') tasks.push(startProcess(run, s));
-        else if (plan.groupStart[s] === s) this.pools.push(startThreadStage(run, s, PiscinaPool!, this.threadCounter, tasks));
+        else this.pools.push(startThreadStage(run, s, PiscinaPool!, this.threadCounter, tasks));
       });
       this.sourceProducers = run.boundaries[0][0].map((ring) =>
         ring.file !== undefined

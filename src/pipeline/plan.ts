@@ -26,34 +26,6 @@ export function defaultSpin(threads: number, cores: number): number {
   return threads * 2 <= cores ? 2000 : 200;
 }
 
-/** Whether stage b can run in the threads of stage a, just before it: both worker stages, as many workers each. */
-function chainable(a: StagePlan, b: StagePlan): boolean {
-  return a.kind === 'worker' && b.kind === 'worker' && a.workers === b.workers;
-}
-
-/**
- * The chains (option `chain`): for each stage, the first stage of its chain. 'auto' joins, while the
- * busy threads (workers + the calling thread) outnumber the cores, the adjacent pair of chains that
- * makes the shortest chain (the leftmost on ties), so the work spreads evenly over the threads left.
- */
-export function chainGroups(stages: StagePlan[], chain: 'auto' | boolean, cores: number): number[] {
-  const groups = stages.map((_, s) => [s]);
-  const threads = (): number => 1 + groups.reduce((sum, group) => sum + (stages[group[0]].kind === 'worker' ? stages[group[0]].workers : 0), 0);
-  for (;;) {
-    if (chain === false || (chain === 'auto' && threads() <= cores)) break;
-    let best = -1;
-    for (let g = 0; g + 1 < groups.length; g++) {
-      if (!chainable(stages[groups[g][groups[g].length - 1]], stages[groups[g + 1][0]])) continue;
-      if (best < 0 || groups[g].length + groups[g + 1].length < groups[best].length + groups[best + 1].length) best = g;
-    }
-    if (best < 0) break;
-    groups.splice(best, 2, [...groups[best], ...groups[best + 1]]);
-  }
-  const start: number[] = [];
-  for (const group of groups) for (const s of group) start[s] = group[0];
-  return start;
-}
-
 export interface StagePlan {
   kind: 'worker' | 'process';
   name: string;
@@ -153,8 +125,6 @@ export class PipelinePlan {
   readonly batchRecords: number;
   readonly spin: number;
   readonly layout: StatsLayout;
-  /** groupStart[s]: the first stage of the chain stage s runs in (s itself when it is not chained). */
-  readonly groupStart: number[];
 
   /** Throws a PipelineError (ERR_BAD_ARGUMENT, ERR_STAGE_MODULE) naming what is wrong. */
   constructor(options: PipelineOptions) {
@@ -185,9 +155,6 @@ export class PipelinePlan {
     this.ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
     this.maxRecordLength = options.maxRecordLength ?? Math.floor(this.ringCapacity / 4);
     this.batchRecords = options.batchRecords ?? DEFAULT_BATCH_RECORDS;
-    const chain = options.chain ?? false;
-    if (chain !== 'auto' && typeof chain !== 'boolean') throw badArgument(`chain ${String(chain)} is invalid; expected 'auto', true or false`);
-    this.groupStart = chainGroups(this.stages, chain, availableParallelism());
     this.spin = options.spin ?? defaultSpin(this.threadCount + 1, availableParallelism());
     if (!Number.isInteger(this.batchRecords) || this.batchRecords < 1) throw badArgument(`batchRecords ${this.batchRecords} is invalid; expected an integer >= 1`);
     if (!Number.isInteger(this.spin) || this.spin < 0) throw badArgument(`spin ${this.spin} is invalid; expected an integer >= 0`);
@@ -240,20 +207,8 @@ export class PipelinePlan {
     return this.stages[boundary - 1]?.kind === 'process' || this.stages[boundary]?.kind === 'process';
   }
 
-  /** Worker threads the stages run (process stages are not counted: they are other processes; a chain's workers once). */
+  /** Worker threads the stages run (process stages are not counted: they are other processes). */
   get threadCount(): number {
-    return this.stages.reduce((sum, stage, s) => sum + (stage.kind === 'worker' && this.groupStart[s] === s ? stage.workers : 0), 0);
-  }
-
-  /** The last stage of the chain that starts at stage `s`. */
-  groupEnd(s: number): number {
-    let end = s;
-    while (end + 1 < this.stages.length && this.groupStart[end + 1] === s) end++;
-    return end;
-  }
-
-  /** Boundary b (tier b -> tier b + 1) is inside a chain: records cross it by call, no ring. */
-  isChainedBoundary(boundary: number): boolean {
-    return boundary >= 1 && boundary < this.stages.length && this.groupStart[boundary] !== boundary;
+    return this.stages.reduce((sum, stage) => sum + (stage.kind === 'worker' ? stage.workers : 0), 0);
   }
 }

@@ -106,7 +106,6 @@ export function snapshotStats(run: RunContext, state: PipelineState, elapsedMs: 
         inputWaitMs: sum(s + 1, stage.workers, NODE_INPUT_WAIT_MS),
         outputWaitMs: sum(s + 1, stage.workers, NODE_OUTPUT_WAIT_MS),
         queue: queueOf(run, inputRings(s + 1), false),
-        ...(plan.groupStart[s] !== s ? { chainedTo: plan.stages[plan.groupStart[s]].name } : {}),
       };
     }),
     sink: {

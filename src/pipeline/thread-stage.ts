@@ -59,14 +59,12 @@ function reviveError(serialized: SerializedError | undefined): Error | undefined
 export function workerExitError(run: RunContext, stageIndex: number, worker: number, cause: unknown): PipelineError {
   const { plan, stats64 } = run;
   const stage = plan.stages[stageIndex];
-  const last = plan.groupEnd(stageIndex);
-  const chained = last > stageIndex ? `, which runs ${plan.stages.slice(stageIndex, last + 1).map((each) => `'${each.name}'`).join(' -> ')},` : '';
   const recordIndex = worker >= 0 ? stats64[plan.nodeSlot(stageIndex + 1, worker) + NODE_CURRENT_INDEX] : -1;
   const indexKind = plan.readsOrdered(stageIndex + 1) ? 'item' : 'worker';
   const handled = worker >= 0 ? stats64[plan.nodeSlot(stageIndex + 1, worker) + NODE_RECORDS_IN] : 0;
   return new PipelineError(
     'ERR_WORKER_EXIT',
-    `shmring pipeline: stage '${stage.name}' (worker ${worker})${chained} stopped: ${(cause as Error)?.message ?? String(cause)}` +
+    `shmring pipeline: stage '${stage.name}' (worker ${worker}) stopped: ${(cause as Error)?.message ?? String(cause)}` +
       (handled > 0 ? ` (while handling ${indexKind === 'item' ? 'source record' : 'input record'} ${recordIndex})` : ''),
     { stage: stage.name, stageIndex, worker, recordIndex: handled > 0 ? recordIndex : -1, indexKind, cause },
   );
@@ -108,10 +106,8 @@ export function startThreadStage(
   };
   pool.on('workerCreate', track);
   track();
-  // A chain (plan.groupStart) runs stages s .. last in these workers: input before s, output after last.
-  const last = plan.groupEnd(s);
   const inputs = run.boundaries[tier - 1];
-  const outputs = run.boundaries[last + 1];
+  const outputs = run.boundaries[tier];
   for (let worker = 0; worker < stage.workers; worker++) {
     const inputRings = inputs.map((row) => row[worker]);
     const outputRings = outputs[worker];
@@ -128,24 +124,13 @@ export function startThreadStage(
       inputRingStats: inputRings.map((ring) => ring.statsIndex),
       outputRingStats: outputRings.map((ring) => ring.statsIndex),
       orderedInput: plan.readsOrdered(tier),
-      orderedOutput: plan.writesFramed(last + 1),
+      orderedOutput: plan.writesFramed(tier),
       itemLabel: plan.itemLabel(tier),
       stats: run.statsBuffer,
       statsSlot: plan.nodeSlot(tier, worker),
       batchRecords: plan.batchRecords,
       spin: plan.spin,
       batch: stage.batch,
-      chain: plan.stages.slice(s + 1, last + 1).map((chained, k) => ({
-        stage: chained.name,
-        stageIndex: s + 1 + k,
-        module: chained.module,
-        export: chained.export,
-        options: chained.options,
-        batch: chained.batch,
-        orderedInput: plan.readsOrdered(tier + 1 + k),
-        itemLabel: plan.itemLabel(tier + 1 + k),
-        statsSlot: plan.nodeSlot(tier + 1 + k, worker),
-      })),
     };
     tasks.push(
       (pool.run(task) as Promise<StageOutcome>).then(
@@ -153,8 +138,8 @@ export function startThreadStage(
           if (!outcome.ok) {
             run.fail(
               new PipelineError(outcome.code, `shmring pipeline: ${outcome.message}`, {
-                stage: plan.stages[outcome.stageIndex].name,
-                stageIndex: outcome.stageIndex,
+                stage: stage.name,
+                stageIndex: s,
                 worker,
                 recordIndex: outcome.recordIndex,
                 indexKind: outcome.indexKind,

@@ -102,18 +102,6 @@ export interface PipelineOptions {
    * twice as many cores as threads, 200 in between.
    */
   spin?: number;
-  /**
-   * Chaining (operator fusion, as Flink chains operators): consecutive worker stages with the same
-   * number of workers may run in the same threads, each record handed from one stage function to
-   * the next by a call instead of through a ring. `false` (the default) never chains; `true` chains
-   * every pair that can; 'auto' chains only while the pipeline's threads (its workers + the calling
-   * thread) outnumber os.availableParallelism(), joining the adjacent pair that makes the shortest
-   * chain until the threads fit the cores or nothing more can join. Chaining pays when the stages
-   * are light next to a ring hop and the threads outnumber the cores; it puts the chained stages'
-   * work on one core, so heavy stages run slower chained (README, "Chaining"). Results, order,
-   * framing, hooks and errors are the same either way; stats() gives a chained stage's `chainedTo`.
-   */
-  chain?: 'auto' | boolean;
 }
 
 export type PipelineErrorCode =
@@ -191,12 +179,6 @@ export interface StageStats {
    * and queue.records (the process keeps its own counts) are NaN.
    */
   process?: { pid: number | undefined; exitCode: number | null };
-  /**
-   * Chained stages only (option `chain`): the stage whose workers run this one. Its input comes by
-   * call, not through a ring (queue is all zeros), and the threads' busy and wait times are counted
-   * once, on that first stage (here they are 0).
-   */
-  chainedTo?: string;
 }
 
 export type PipelineState = 'idle' | 'running' | 'done' | 'failed' | 'aborted';

@@ -77,11 +77,6 @@ export function createRings(run: RunContext, ringFile: typeof RingFile | undefin
   let ringNumber = 0;
   for (let b = 0; b + 1 < tiers.length; b++) {
     const boundary: Ring[][] = [];
-    if (plan.isChainedBoundary(b)) {
-      // Inside a chain: the records cross by call, in the worker that runs both stages.
-      run.boundaries.push(boundary);
-      continue;
-    }
     for (let p = 0; p < tiers[b]; p++) {
       const row: Ring[] = [];
       for (let c = 0; c < tiers[b + 1]; c++) {

@@ -22,7 +22,7 @@ import {
 import { loadAcquire } from '../atomics.js';
 import { HEAD_INDEX, RECORD_HEADER_LENGTH, TAIL_INDEX } from '../layout.js';
 import { RingProducer } from '../producer.js';
-import { ChainLink, StageFailure, StageOutputWriter, type ChainBatchTarget, type ChainHandler, type StageFailureCode, type RecordOutput } from './output.js';
+import { StageFailure, StageOutputWriter, type StageFailureCode } from './output.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
 
 /** An in-memory ring (shared, not copied, by structured clone) or a ring file the worker opens itself. */
@@ -56,24 +56,6 @@ export interface StageTask {
   spin: number;
   /** The exported function is a batch handler (stage option `batch: true`). */
   batch: boolean;
-  /**
-   * The stages chained after this one (pipeline option `chain`), run in this worker in order: each
-   * record this stage writes goes to the next by call; the last writes to `outputs`. Empty: none.
-   */
-  chain: ChainedStageTask[];
-}
-
-/** A stage run in the worker of the stage before it (StageTask.chain). */
-export interface ChainedStageTask {
-  stage: string;
-  stageIndex: number;
-  module: string;
-  export: string;
-  options: unknown;
-  batch: boolean;
-  orderedInput: boolean;
-  itemLabel: string;
-  statsSlot: number;
 }
 
 export type { StageFailureCode };
@@ -94,8 +76,6 @@ export type StageOutcome =
       /** The item (source record) index when order is kept, else the index within this worker's input; -1 if none. */
       recordIndex: number;
       indexKind: 'item' | 'worker';
-      /** The stage that failed: the task's own, or one chained to it. */
-      stageIndex: number;
       cause?: SerializedError;
     };
 
@@ -194,7 +174,7 @@ function messageOf(error: unknown): string {
 }
 
 /** Loads the stage's export: a function (record or batch handler) or a StageDefinition. */
-async function loadStage(task: ChainedStageTask, where: string): Promise<StageDefinition> {
+async function loadStage(task: StageTask, where: string): Promise<StageDefinition> {
   let module: Record<string, unknown>;
   try {
     module = (await import(task.module)) as Record<string, unknown>;
@@ -267,97 +247,9 @@ class BatchCursor implements StageBatch {
   }
 }
 
-/** One stage as a worker runs it: the first of its task, or one chained after it. */
-interface StageRun {
-  readonly spec: ChainedStageTask;
-  readonly where: string;
-  readonly definition: StageDefinition;
-  readonly context: StageContext;
-  /** Where its context writes: the next rings (the last stage of the task) or the next stage's handler. */
-  readonly out: RecordOutput;
-  readonly indexLabel: string;
-}
-
-function makeContext(spec: ChainedStageTask, task: StageTask, out: RecordOutput, where: string): StageContext {
-  const context: StageContext = {
-    stage: spec.stage,
-    stageIndex: spec.stageIndex,
-    worker: task.worker,
-    workers: task.workers,
-    options: spec.options,
-    state: undefined,
-    get recordIndex() {
-      return out.recordIndex;
-    },
-    get output() {
-      return out.output;
-    },
-    claim: (length, type) => out.claim(length, type),
-    commit: () => out.commit(),
-    write: (data, type) => {
-      if (!(data instanceof Uint8Array)) {
-        throw new StageFailure('ERR_BAD_OUTPUT', `${where} wrote ${describe(data)} for record ${out.recordIndex}; expected a Uint8Array`, out.recordIndex);
-      }
-      out.write(data, type);
-    },
-  };
-  return Object.seal(context);
-}
-
-/**
- * Writes what a record function returned: a Uint8Array (keeps the input type), { data, type }, an
- * array of those, or null/undefined (dropped, or written through the context). `single`: the output
- * may take the one-record shortcut (the item ends with this stage's return).
- */
-function emitResult(run: StageRun, result: unknown, inputType: number, index: number, single: boolean): void {
-  if (result === null || result === undefined) return;
-  if (Array.isArray(result)) {
-    for (let k = 0; k < result.length; k++) emitOne(run, result[k], inputType, index, single && k === result.length - 1);
-  } else {
-    emitOne(run, result, inputType, index, single);
-  }
-}
-
-function emitOne(run: StageRun, element: unknown, inputType: number, index: number, last: boolean): void {
-  let payload = element;
-  let type = inputType;
-  if (element !== null && typeof element === 'object' && !(element instanceof Uint8Array) && 'data' in element) {
-    payload = (element as { data: unknown }).data;
-    const declared = (element as { type?: unknown }).type;
-    if (declared !== undefined) type = declared as number;
-  }
-  if (!(payload instanceof Uint8Array)) {
-    throw new StageFailure(
-      'ERR_BAD_OUTPUT',
-      `${run.where} returned ${describe(payload)} for record ${index}; expected a Uint8Array, { data: Uint8Array, type }, an array of those, or null to drop it`,
-      index,
-    );
-  }
-  run.out.write(payload, type, last);
-}
-
-/** Calls a batch handler over `batch` and closes every record it did not move to. */
-function runBatchFunction(run: StageRun, batch: BatchCursor): void {
-  batch.position = -1;
-  try {
-    const result = run.definition.batch!(batch, run.context) as unknown;
-    if (result !== undefined) {
-      throw new StageFailure('ERR_BAD_OUTPUT', `${run.where}: a batch handler writes through its context and returns nothing; it returned ${describe(result)}`, batch.index);
-    }
-  } catch (error) {
-    batch.count = 0;
-    if (error instanceof StageFailure) throw error;
-    const index = batch.position >= 0 && batch.position < batch.count ? batch.index : batch.indices[Math.max(0, batch.position)];
-    throw new StageFailure('ERR_STAGE_FAILED', `${run.where} threw on ${run.indexLabel} ${batch.index} (in a batch): ${messageOf(error)}`, batch.index === -1 ? index : batch.index, error);
-  }
-  // Close the record the handler stopped at, and give every record it skipped its (empty) item.
-  while (batch.next());
-  batch.count = 0;
-}
-
 export default async function runStageWorker(task: StageTask): Promise<StageOutcome> {
-  const whereOf = (spec: ChainedStageTask): string => `stage '${spec.stage}' (worker ${task.worker})`;
-  const where = whereOf(task);
+  const where = `stage '${task.stage}' (worker ${task.worker})`;
+  const kind: 'item' | 'worker' = task.orderedInput ? 'item' : 'worker';
   const stats = new Float64Array(task.stats);
   const slot = task.statsSlot;
   const consumers: RingConsumer[] = [];
@@ -365,18 +257,8 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
   const files: RingFile[] = [];
   let inputParker: Parker = atomicsParker;
   let writer: StageOutputWriter | undefined;
-  // A chain: the first failure in it, with its stage, even if a stage function caught what a later
-  // stage threw through its commit(); and the stage being run when something else failed.
-  let chainFailure: StageFailure | undefined;
-  let active = task.stageIndex;
-  const specs: ChainedStageTask[] = [task, ...task.chain];
   try {
-    const definitions: StageDefinition[] = [];
-    for (const spec of specs) {
-      active = spec.stageIndex;
-      definitions.push(await loadStage(spec, whereOf(spec)));
-    }
-    active = task.stageIndex;
+    const definition = await loadStage(task, where);
     // Ring files (next to a process stage) are opened here: this thread takes the role lock, and
     // waits and wakes with futexes the other process sees. Only those workers load the addon.
     const fileModule = [...task.inputs, ...task.outputs].some((ref) => ref.path !== undefined) ? await import('../file.js') : undefined;
@@ -399,138 +281,61 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       producers.push(ref.path === undefined ? new RingProducer(ref.buffer, options) : open(ref.path).producer(options));
     }
     const out = new FanOut(producers, { ordered: task.orderedOutput, stats, ringStats: task.outputRingStats });
-    const lastSpec = specs[specs.length - 1];
-    // The writer frames items for the next rings: the chain's first stage begins and ends each item,
-    // whatever the stages after it write for it.
-    const output = new StageOutputWriter(out, {
-      orderedOutput: task.orderedOutput,
-      stats,
-      recordsOutIndex: lastSpec.statsSlot + NODE_RECORDS_OUT,
-      where: whereOf(lastSpec),
-    });
+    const output = new StageOutputWriter(out, { orderedOutput: task.orderedOutput, stats, recordsOutIndex: slot + NODE_RECORDS_OUT, where });
     writer = output;
-
-    // Built from the last stage back, so each link knows the handler of the stage after it.
-    const runs: StageRun[] = new Array<StageRun>(specs.length);
-    let nextInput: ChainHandler | ChainBatchTarget | undefined;
-    for (let j = specs.length - 1; j >= 0; j--) {
-      const spec = specs[j];
-      const stageWhere = whereOf(spec);
-      const stageOut: RecordOutput =
-        j === specs.length - 1
-          ? output
-          : new ChainLink(nextInput!, { maxRecordLength: out.maxRecordLength, stats, recordsOutIndex: spec.statsSlot + NODE_RECORDS_OUT, where: stageWhere });
-      runs[j] = {
-        spec,
-        where: stageWhere,
-        definition: definitions[j],
-        context: makeContext(spec, task, stageOut, stageWhere),
-        out: stageOut,
-        indexLabel: spec.orderedInput ? spec.itemLabel : 'input record',
-      };
-      if (j > 0) nextInput = definitions[j].batch !== undefined ? chainedBatchTarget(runs[j]) : chainedHandler(runs[j]);
-    }
-
-    /** Records the first failure inside a chain (with its stage), whoever catches it on the way out. */
-    const chainFailed = (error: unknown, stageIndex: number): void => {
-      if (!(error instanceof StageFailure)) return;
-      if (error.stageIndex < 0) error.stageIndex = stageIndex;
-      chainFailure ??= error;
-    };
-
-    /** A chained batch handler: the link before it gathers records and flushes them as one batch. */
-    function chainedBatchTarget(run: StageRun): ChainBatchTarget {
-      const { spec, out: stageOut } = run;
-      const statsSlot = spec.statsSlot;
-      const cursor = new BatchCursor(task.batchRecords);
-      cursor.onEnter = (position) => {
-        stats[statsSlot + NODE_CURRENT_INDEX] = cursor.indices[position];
-        stageOut.setInput(cursor.items[position], cursor.indices[position], cursor.types[position]);
-      };
-      let inputIndex = 0;
-      return {
-        get pending() {
-          return cursor.count;
-        },
-        add(type, offset, length, item) {
-          const position = cursor.count++;
-          cursor.offsets[position] = offset;
-          cursor.lengths[position] = length;
-          cursor.types[position] = type;
-          cursor.items[position] = item;
-          cursor.indices[position] = spec.orderedInput ? item : inputIndex;
-          inputIndex++;
-          stats[statsSlot + NODE_RECORDS_IN]++;
-          return cursor.count < cursor.offsets.length;
-        },
-        flush(buffer) {
-          const previous = active;
-          active = spec.stageIndex;
-          cursor.buffer = buffer;
-          try {
-            runBatchFunction(run, cursor);
-            stageOut.finishRecord();
-          } catch (error) {
-            chainFailed(error, spec.stageIndex);
-            throw error;
-          }
-          active = previous;
-        },
-      };
-    }
-
-    /** The handler of a chained record function: a record handed to it by the stage before, while that one waits. */
-    function chainedHandler(run: StageRun): ChainHandler {
-      const { spec, definition, context, out: stageOut } = run;
-      const recordFunction = definition.record!;
-      const statsSlot = spec.statsSlot;
-      let inputIndex = 0;
-      return (type, data, offset, length, item) => {
-        const previous = active;
-        active = spec.stageIndex;
-        const index = spec.orderedInput ? item : inputIndex;
-        inputIndex++;
-        stats[statsSlot + NODE_RECORDS_IN]++;
-        stats[statsSlot + NODE_CURRENT_INDEX] = index;
-        try {
-          stageOut.setInput(item, index, type);
-          let result: ReturnType<StageFunction>;
-          try {
-            // The link's scratch view of a whole record (fixed-size records: the same view each
-            // time) is passed as it is: no view made per record.
-            result = recordFunction(offset === 0 && length === data.length ? data : data.subarray(offset, offset + length), type, context);
-          } catch (error) {
-            if (error instanceof StageFailure) throw error;
-            throw new StageFailure('ERR_STAGE_FAILED', `${run.where} threw on ${run.indexLabel} ${index}: ${messageOf(error)}`, index, error);
-          }
-          emitResult(run, result, type, index, false);
-          stageOut.finishRecord();
-        } catch (error) {
-          chainFailed(error, spec.stageIndex);
-          throw error;
+    const context: StageContext = {
+      stage: task.stage,
+      stageIndex: task.stageIndex,
+      worker: task.worker,
+      workers: task.workers,
+      options: task.options,
+      state: undefined,
+      get recordIndex() {
+        return output.recordIndex;
+      },
+      get output() {
+        return output.output;
+      },
+      claim: (length, type) => output.claim(length, type),
+      commit: () => output.commit(),
+      write: (data, type) => {
+        if (!(data instanceof Uint8Array)) {
+          throw new StageFailure('ERR_BAD_OUTPUT', `${where} wrote ${describe(data)} for record ${output.recordIndex}; expected a Uint8Array`, output.recordIndex);
         }
-        active = previous;
-      };
-    }
+        output.write(data, type);
+      },
+    };
+    Object.seal(context);
 
-    for (const run of runs) {
-      if (run.definition.init === undefined) continue;
-      active = run.spec.stageIndex;
+    if (definition.init !== undefined) {
       try {
-        run.context.state = await run.definition.init(run.spec.options, run.context);
+        context.state = await definition.init(task.options, context);
       } catch (error) {
-        throw new StageFailure('ERR_STAGE_INIT', `${run.where} init threw: ${messageOf(error)}`, -1, error);
+        throw new StageFailure('ERR_STAGE_INIT', `${where} init threw: ${messageOf(error)}`, -1, error);
       }
     }
-    active = task.stageIndex;
 
-    const first = runs[0];
-    const firstOut = first.out;
-    const chained = firstOut !== output;
-    const context = first.context;
-    const definition = first.definition;
     let inputIndex = 0;
-    const indexLabel = first.indexLabel;
+    const indexLabel = task.orderedInput ? task.itemLabel : 'input record';
+
+    /** Writes one element of a returned result: a Uint8Array (keeps the input type) or { data, type }. */
+    const emitReturned = (element: unknown, inputType: number, index: number, last: boolean): void => {
+      let payload = element;
+      let type = inputType;
+      if (element !== null && typeof element === 'object' && !(element instanceof Uint8Array) && 'data' in element) {
+        payload = (element as { data: unknown }).data;
+        const declared = (element as { type?: unknown }).type;
+        if (declared !== undefined) type = declared as number;
+      }
+      if (!(payload instanceof Uint8Array)) {
+        throw new StageFailure(
+          'ERR_BAD_OUTPUT',
+          `${where} returned ${describe(payload)} for record ${index}; expected a Uint8Array, { data: Uint8Array, type }, an array of those, or null to drop it`,
+          index,
+        );
+      }
+      output.write(payload, type, last);
+    };
 
     const recordFunction = definition.record;
     const onRecordCall = (type: number, data: Uint8Array, offset: number, length: number, item: number): void => {
@@ -539,7 +344,6 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       stats[slot + NODE_RECORDS_IN]++;
       stats[slot + NODE_CURRENT_INDEX] = index;
       output.beginRecord(item, index, type);
-      if (chained) firstOut.setInput(item, index, type);
       let result: ReturnType<StageFunction>;
       try {
         // A view of the record in the input ring: valid during this call (the ring reuses it after).
@@ -548,8 +352,17 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
         if (error instanceof StageFailure) throw error;
         throw new StageFailure('ERR_STAGE_FAILED', `${where} threw on ${indexLabel} ${index}: ${messageOf(error)}`, index, error);
       }
-      if (result !== null && result !== undefined) emitResult(first, result, type, index, !chained);
-      if (chained) firstOut.finishRecord();
+      if (result instanceof Uint8Array) {
+        emitReturned(result, type, index, true);
+      } else if (result === null || result === undefined) {
+        // Dropped, or written through the context.
+      } else if (Array.isArray(result)) {
+        for (let k = 0; k < result.length; k++) emitReturned(result[k], type, index, k === result.length - 1);
+      } else if (typeof result === 'object' && 'data' in result) {
+        emitReturned(result, type, index, true);
+      } else {
+        emitReturned(result, type, index, true);
+      }
       output.endItem();
     };
 
@@ -557,7 +370,8 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     // returns, when the ring releases them) and handed over together when the poll's last record
     // arrives. Which record is last is counted in bytes from the ring's head and tail at the start of
     // the poll: the poll delivers at least what the tail said then, or its limit.
-    const cursor = definition.batch !== undefined ? new BatchCursor(task.batchRecords) : undefined;
+    const batchFunction = definition.batch;
+    const cursor = batchFunction !== undefined ? new BatchCursor(task.batchRecords) : undefined;
     let pollRemaining = 0;
     let pollLeft = 0;
     let pollEnd = 0;
@@ -584,15 +398,27 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       cursor.onEnter = (position) => {
         stats[slot + NODE_CURRENT_INDEX] = cursor.indices[position];
         output.beginRecord(cursor.items[position], cursor.indices[position], cursor.types[position]);
-        if (chained) firstOut.setInput(cursor.items[position], cursor.indices[position], cursor.types[position]);
       };
-      cursor.onLeave = () => {
-        if (chained) firstOut.finishRecord();
-        output.endItem();
-      };
+      cursor.onLeave = () => output.endItem();
     }
     const runBatch = (): void => {
-      if (cursor!.count > 0) runBatchFunction(first, cursor!);
+      const batch = cursor!;
+      if (batch.count === 0) return;
+      batch.position = -1;
+      try {
+        const result = batchFunction!(batch, context) as unknown;
+        if (result !== undefined) {
+          throw new StageFailure('ERR_BAD_OUTPUT', `${where}: a batch handler writes through its context and returns nothing; it returned ${describe(result)}`, batch.index);
+        }
+      } catch (error) {
+        batch.count = 0;
+        if (error instanceof StageFailure) throw error;
+        const index = batch.position >= 0 && batch.position < batch.count ? batch.index : batch.indices[Math.max(0, batch.position)];
+        throw new StageFailure('ERR_STAGE_FAILED', `${where} threw on ${indexLabel} ${batch.index} (in a batch): ${messageOf(error)}`, batch.index === -1 ? index : batch.index, error);
+      }
+      // Close the record the handler stopped at, and give every record it skipped its (empty) item.
+      while (batch.next());
+      batch.count = 0;
     };
     const onBatchRecord = (type: number, data: Uint8Array, offset: number, length: number, item: number): void => {
       const batch = cursor!;
@@ -645,8 +471,6 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       const started = performance.now();
       output.outputWaitMs = 0;
       const handled = input.pump(batch);
-      // A stage function may have caught what a later stage of its chain threw: the failure stands.
-      if (chainFailure !== undefined) throw chainFailure;
       const finished = performance.now();
       const elapsed = finished - started - output.outputWaitMs;
       busyMs += elapsed;
@@ -676,50 +500,34 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     }
     stats[slot + NODE_BUSY_MS] = busyMs;
     stats[slot + NODE_INPUT_WAIT_MS] = inputWaitMs;
-    // End hooks, in chain order. While order is kept, every worker of a tier adds exactly one item
-    // (empty or not) after the last one it read: the next tier's round-robin collect then finds items
-    // N .. N + workers - 1. In a chain, the items a stage's end hook adds are read by the stages after
-    // it as they would be through rings, so each later end item is one stride further.
-    let endItem = task.orderedInput ? input.nextItemIndex : -1;
-    for (const run of runs) {
-      const end = run.definition.end;
-      if (end === undefined) continue;
-      active = run.spec.stageIndex;
-      const item = run.spec.orderedInput ? endItem : -1;
-      output.beginEnd(item);
-      if (run.out !== output) run.out.beginEnd(item);
+    if (definition.end !== undefined) {
+      // While order is kept, every worker of the tier adds exactly one item (empty or not) after the
+      // last one it read: the next tier's round-robin collect then finds items N .. N + workers - 1.
+      output.beginEnd(task.orderedInput ? input.nextItemIndex : -1);
       try {
-        end(run.context);
+        definition.end(context);
       } catch (error) {
         if (error instanceof StageFailure) throw error;
-        throw new StageFailure('ERR_STAGE_END', `${run.where} end hook threw: ${messageOf(error)}`, -1, error);
+        throw new StageFailure('ERR_STAGE_END', `${where} end hook threw: ${messageOf(error)}`, -1, error);
       }
-      if (chainFailure !== undefined) throw chainFailure;
-      if (run.out !== output) run.out.finishRecord();
       output.endItem();
-      if (run.spec.orderedInput) endItem += task.workers;
     }
     out.close(true);
     input.close();
     for (const file of files) file.close();
-    return { ok: true, recordsIn: stats[slot + NODE_RECORDS_IN], recordsOut: stats[lastSpec.statsSlot + NODE_RECORDS_OUT] };
-  } catch (caught) {
+    return { ok: true, recordsIn: stats[slot + NODE_RECORDS_IN], recordsOut: stats[slot + NODE_RECORDS_OUT] };
+  } catch (error) {
     // A failure leaves the rings as they are: no end of stream (downstream must not mistake a failure
     // for a clean end) and no close (upstream would fail with ERR_CLOSED and race this report). The
     // main thread terminates every worker as soon as it receives this outcome.
-    const error = chainFailure ?? caught;
-    const stageIndex = error instanceof StageFailure && error.stageIndex >= 0 ? error.stageIndex : active;
-    const spec = specs.find((each) => each.stageIndex === stageIndex) ?? task;
-    const index = stats[spec.statsSlot + NODE_CURRENT_INDEX];
-    const indexKind: 'item' | 'worker' = spec.orderedInput ? 'item' : 'worker';
+    const index = stats[slot + NODE_CURRENT_INDEX];
     if (error instanceof StageFailure) {
       return {
         ok: false,
         code: error.code,
         message: error.message,
         recordIndex: error.recordIndex,
-        indexKind,
-        stageIndex,
+        indexKind: kind,
         cause: error.failureCause === undefined ? undefined : serializeError(error.failureCause),
       };
     }
@@ -727,10 +535,9 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     return {
       ok: false,
       code: 'ERR_STAGE_RING',
-      message: `${whereOf(spec)}: ${protocol ? '' : 'ring failure: '}${messageOf(error)}${writer !== undefined && writer.recordIndex >= 0 ? ` (on record ${writer.recordIndex})` : ''}`,
+      message: `${where}: ${protocol ? '' : 'ring failure: '}${messageOf(error)}${writer !== undefined && writer.recordIndex >= 0 ? ` (on record ${writer.recordIndex})` : ''}`,
       recordIndex: index,
-      indexKind,
-      stageIndex,
+      indexKind: kind,
       cause: serializeError(error),
     };
   }

@@ -1,5 +1,5 @@
-// The three stages of the 0.1 configuration fused by hand into one stage function: what chaining
-// (pipeline option chain) would reach if handing a record to the next stage cost nothing.
+// The three stages of the 0.1 configuration fused by hand into one stage function: one worker and
+// no ring between the stages, the bound of any stage fusion (handing a record on at no cost).
 import parse from './parse.mjs';
 import transform from './transform.mjs';
 import verify from './verify.mjs';
