@@ -183,19 +183,39 @@ export function prefaultSupported(RingFile, dir) {
 /** Milliseconds each ring contender's RingFile.create took, per trial (outside the timed span). */
 const createTimes = { ringfile: [], 'ringfile-prefault': [], 'ringfile-prefault-batch': [] };
 
+/**
+ * One trial of a ring contender: a fresh ring file on disk (its create timed apart, outside the
+ * timed span), `appends(ring, samples)` runs the contender's own timed loop and returns
+ * { elapsedMs, sampled }; then the tail must hold every append, and the file goes.
+ */
+function ringFileTrial({ dir, transport, capacity, RingFile, prefault, n }, appends) {
+  const file = logPath(dir, transport);
+  const createStart = performance.now();
+  const ring = RingFile.create(file, { capacity, maxRecordLength: RECORD_SIZE, ...(prefault ? { prefault: true } : {}) });
+  createTimes[transport].push(performance.now() - createStart);
+  const samples = new Float64Array(Math.ceil(n / SAMPLE_EVERY));
+  try {
+    const heapBefore = process.memoryUsage().heapUsed;
+    const { elapsedMs, sampled } = appends(ring, samples);
+    const { tail } = ring.stats();
+    if (Number(tail) !== n * RECORD_SLOT) throw new Error(`${transport}: tail ${tail} after ${n} appends, expected ${n * RECORD_SLOT}`);
+    return result(elapsedMs, samples, sampled, heapBefore);
+  } finally {
+    ring.close();
+    RingFile.unlink(file);
+  }
+}
+
+const capacityFor = (count) => nextPowerOfTwo(Math.max(count * RECORD_SLOT, 64 * 1024));
+const sizeLabel = (capacity) => (capacity >> 20 > 0 ? `${capacity >> 20} MiB` : `${capacity >> 10} KiB`);
+
 function ringFileContender(dir, count, record, RingFile, prefault) {
   const transport = prefault ? 'ringfile-prefault' : 'ringfile';
-  const capacity = nextPowerOfTwo(Math.max(count * RECORD_SLOT, 64 * 1024));
-  const label = `RingFile on disk (${os.tmpdir()}), capacity ${capacity >> 20 > 0 ? `${capacity >> 20} MiB` : `${capacity >> 10} KiB`} (holds the whole log: no wrap, no consumer), tryWrite per append, publish 'auto'${prefault ? ', created with prefault: true' : ' (sparse file: first touch of each page faults)'}`;
-  return contender(transport, label, count, (n) => {
-    const file = logPath(dir, transport);
-    const createStart = performance.now();
-    const ring = RingFile.create(file, { capacity, maxRecordLength: RECORD_SIZE, ...(prefault ? { prefault: true } : {}) });
-    createTimes[transport].push(performance.now() - createStart);
-    const producer = ring.producer({ publish: 'auto' });
-    const samples = new Float64Array(Math.ceil(n / SAMPLE_EVERY));
-    try {
-      const heapBefore = process.memoryUsage().heapUsed;
+  const capacity = capacityFor(count);
+  const label = `RingFile on disk (${os.tmpdir()}), capacity ${sizeLabel(capacity)} (holds the whole log: no wrap, no consumer), tryWrite per append, publish 'auto'${prefault ? ', created with prefault: true' : ' (sparse file: first touch of each page faults)'}`;
+  return contender(transport, label, count, (n) =>
+    ringFileTrial({ dir, transport, capacity, RingFile, prefault, n }, (ring, samples) => {
+      const producer = ring.producer({ publish: 'auto' });
       let sampled = 0;
       const start = performance.now();
       for (let i = 0; i < n; i++) {
@@ -205,15 +225,9 @@ function ringFileContender(dir, count, record, RingFile, prefault) {
         if (sample) samples[sampled++] = (performance.now() - before) * 1000;
       }
       producer.close();
-      const end = performance.now();
-      const { tail } = ring.stats();
-      if (Number(tail) !== n * RECORD_SLOT) throw new Error(`${transport}: tail ${tail} after ${n} appends, expected ${n * RECORD_SLOT}`);
-      return result(end - start, samples, sampled, heapBefore);
-    } finally {
-      ring.close();
-      RingFile.unlink(file);
-    }
-  });
+      return { elapsedMs: performance.now() - start, sampled };
+    }),
+  );
 }
 
 /**
@@ -225,18 +239,12 @@ function ringFileContender(dir, count, record, RingFile, prefault) {
  */
 function ringFileBatchContender(dir, count, record, RingFile) {
   const transport = 'ringfile-prefault-batch';
-  const capacity = nextPowerOfTwo(Math.max(count * RECORD_SLOT, 64 * 1024));
+  const capacity = capacityFor(count);
   const perChunk = Math.floor(BUFFER_BYTES / RECORD_SIZE);
-  const label = `RingFile on disk, capacity ${capacity >> 20 > 0 ? `${capacity >> 20} MiB` : `${capacity >> 10} KiB`}, prefault: true, producer.batch() write per append, published every ${perChunk} appends (the buffered writer's 64 KiB) and at the end`;
-  return contender(transport, label, count, (n) => {
-    const file = logPath(dir, transport);
-    const createStart = performance.now();
-    const ring = RingFile.create(file, { capacity, maxRecordLength: RECORD_SIZE, prefault: true });
-    createTimes[transport].push(performance.now() - createStart);
-    const producer = ring.producer();
-    const samples = new Float64Array(Math.ceil(n / SAMPLE_EVERY));
-    try {
-      const heapBefore = process.memoryUsage().heapUsed;
+  const label = `RingFile on disk, capacity ${sizeLabel(capacity)}, prefault: true, producer.batch() write per append, published every ${perChunk} appends (the buffered writer's 64 KiB) and at the end`;
+  return contender(transport, label, count, (n) =>
+    ringFileTrial({ dir, transport, capacity, RingFile, prefault: true, n }, (ring, samples) => {
+      const producer = ring.producer();
       let sampled = 0;
       let batch = producer.batch();
       let inChunk = 0;
@@ -255,15 +263,9 @@ function ringFileBatchContender(dir, count, record, RingFile) {
       }
       batch.publish();
       producer.close();
-      const end = performance.now();
-      const { tail } = ring.stats();
-      if (Number(tail) !== n * RECORD_SLOT) throw new Error(`${transport}: tail ${tail} after ${n} appends, expected ${n * RECORD_SLOT}`);
-      return result(end - start, samples, sampled, heapBefore);
-    } finally {
-      ring.close();
-      RingFile.unlink(file);
-    }
-  });
+      return { elapsedMs: performance.now() - start, sampled };
+    }),
+  );
 }
 
 /** The timer's own cost in a latency sample: an empty timed span, p50 in µs. */
