@@ -3,6 +3,7 @@
  * files as real SharedArrayBuffers, waits and wakes on futex words, takes role locks and msyncs. It is
  * never called per record.
  */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,9 +95,10 @@ export function loadNative(): NativeAddon {
   let found = '(none)';
   try {
     const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
-    found = nodeGypBuild.path(packageRoot);
+    found = chooseAddon(packageRoot, nodeGypBuild.path(packageRoot), Number(process.versions.modules));
     addon = require(found) as NativeAddon;
   } catch (cause) {
+    if (cause instanceof RingError) throw cause;
     throw new RingError(
       'ERR_NATIVE_UNAVAILABLE',
       `shmring: cannot load the native addon (found: ${found}) for Node ${process.version} ` +
@@ -106,6 +108,37 @@ export function loadNative(): NativeAddon {
     );
   }
   return addon;
+}
+
+/**
+ * Which addon file to load, given the one node-gyp-build found. node-gyp-build takes a build from
+ * source (build/Release) before the prebuilds, and a build does not say which Node it was made for
+ * at load time: an addon registered through Node-API is loaded by any Node, and one made with raw V8
+ * (the Node 20 path of sab.cc) must not run under another V8. So a build from source made for
+ * another Node (node-gyp records node_module_version in build/config.gypi) gives way to this Node's
+ * prebuild when the package has one, and is refused otherwise, before it is loaded.
+ */
+export function chooseAddon(root: string, found: string, moduleVersion: number): string {
+  const buildDir = path.join(root, 'build');
+  if (!found.startsWith(buildDir + path.sep)) return found;
+  let builtFor: number | undefined;
+  try {
+    const match = /"node_module_version":\s*(\d+)/.exec(readFileSync(path.join(buildDir, 'config.gypi'), 'utf8'));
+    builtFor = match ? Number(match[1]) : undefined;
+  } catch {
+    builtFor = undefined;
+  }
+  if (builtFor === undefined || builtFor === moduleVersion) return found;
+  const prebuilds = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const names = existsSync(prebuilds) ? readdirSync(prebuilds).filter((name) => name.startsWith(`node.abi${moduleVersion}.`) && name.endsWith('.node')) : [];
+  const prebuild = names.find((name) => !name.includes('.musl.')) ?? names[0];
+  if (prebuild !== undefined) return path.join(prebuilds, prebuild);
+  throw new RingError(
+    'ERR_NATIVE_UNAVAILABLE',
+    `shmring: the native addon ${found} was built from source for Node ABI ${builtFor} (build/config.gypi), and this is ` +
+      `Node ${process.version} (ABI ${moduleVersion}); it is not loaded. Rebuild it for this Node with \`npm rebuild shmring\` ` +
+      '(or `node scripts/build-native.mjs` in a checkout).',
+  );
 }
 
 const FORMAT_CODES = new Set([

@@ -7,10 +7,13 @@
  * which is the Node running the tests: Node-API's node_api_create_external_sharedarraybuffer when
  * those headers declare it (Node 22.23+, 24.22+, 26), raw V8 otherwise (Node 20).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RingFile, nativeInfo } from '../src/index.js';
+import { RingFile, nativeInfo, type RingError } from '../src/index.js';
+import { chooseAddon } from '../src/native.js';
 import { removeTestFiles, shmTestPath } from './helpers/ringfiles.js';
 
 afterAll(removeTestFiles);
@@ -45,5 +48,50 @@ describe('nativeInfo()', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     expect(RingFile.liveMappings()).toBe(before);
+  });
+});
+
+describe('which addon file is loaded (chooseAddon)', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'shmring-choose-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const built = path.join(root, 'build', 'Release', 'shmring.node');
+  const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  mkdirSync(path.dirname(built), { recursive: true });
+  writeFileSync(built, '');
+  writeFileSync(path.join(root, 'build', 'config.gypi'), '{ "variables": { "node_module_version": 115, "nodedir": "/usr" } }\n');
+
+  it('a build from source for this Node is loaded', () => {
+    expect(chooseAddon(root, built, 115)).toBe(built);
+  });
+
+  it("a build from source for another Node is refused before it is loaded, naming both ABIs and the fix", () => {
+    const error = (() => {
+      try {
+        chooseAddon(root, built, 147);
+      } catch (caught) {
+        return caught as RingError;
+      }
+      return undefined;
+    })();
+    expect(error?.code).toBe('ERR_NATIVE_UNAVAILABLE');
+    expect(error?.message).toContain('built from source for Node ABI 115');
+    expect(error?.message).toContain('(ABI 147)');
+    expect(error?.message).toContain('npm rebuild shmring');
+  });
+
+  it("... unless the package has this Node's prebuild, which is loaded instead", () => {
+    mkdirSync(prebuildDir, { recursive: true });
+    writeFileSync(path.join(prebuildDir, 'node.abi115.glibc.node'), '');
+    writeFileSync(path.join(prebuildDir, 'node.abi147.glibc.node'), '');
+    expect(chooseAddon(root, built, 147)).toBe(path.join(prebuildDir, 'node.abi147.glibc.node'));
+    // A prebuild node-gyp-build chose itself, and a build with no recorded ABI, are taken as found.
+    expect(chooseAddon(root, path.join(prebuildDir, 'node.abi115.glibc.node'), 115)).toBe(path.join(prebuildDir, 'node.abi115.glibc.node'));
+    rmSync(path.join(root, 'build', 'config.gypi'));
+    expect(chooseAddon(root, built, 147)).toBe(built);
+  });
+
+  it('the addon this test run loaded was built for this Node', () => {
+    const config = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'build', 'config.gypi');
+    if (existsSync(config)) expect(readFileSync(config, 'utf8')).toContain(`"node_module_version": ${process.versions.modules}`);
   });
 });
