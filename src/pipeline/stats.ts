@@ -16,8 +16,8 @@ import type { Ring, RunContext } from './wiring.js';
  * is its thread's, and a ring's written and read counters (its producer's and its consumer's) sit
  * 128 bytes apart.
  * Packed (8 doubles per node, 2 per ring), the four rings of a three-stage pipeline shared one line
- * that every thread wrote once per record, and a do-nothing stage spent ~400 ns per record busy in
- * place of ~210 ns.
+ * that every thread wrote once per record: each stage worker of a 3-stage in-place pipeline was busy
+ * ~400 ns per 64 B record, ~225 ns with the counters apart (Node 26, 2 M records, same hour).
  */
 export const STATS_LINE_DOUBLES = 16;
 export const NODE_SLOT_LENGTH = STATS_LINE_DOUBLES;
