@@ -112,6 +112,14 @@ export function parseLine(bytes, start, end, out) {
   out[3] = ts;
 }
 
+/** Writes the trade parseLine left in `fields` through a TRADE_SPEC cursor already at its record. */
+export function putTrade(cursor, fields) {
+  cursor.ts = fields[3];
+  cursor.price = fields[1];
+  cursor.qty = fields[2];
+  cursor.symbol = fields[0];
+}
+
 /** A symbol key back to its letters. */
 export function symbolName(key) {
   let name = '';

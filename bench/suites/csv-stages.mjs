@@ -9,7 +9,7 @@
  * it on, and the sink starts the clock when it arrives (both workers have run the code by then).
  */
 import { defineRecord } from '../../dist/index.js';
-import { Aggregate, TRADE_SIZE, TRADE_SPEC, parseLine } from './csv-app.mjs';
+import { Aggregate, TRADE_SIZE, TRADE_SPEC, parseLine, putTrade } from './csv-app.mjs';
 
 const NEWLINE = 10;
 /** The warm-up marker (csv.mjs): parse passes it on, aggregate starts over and passes it on to the sink. */
@@ -40,10 +40,7 @@ export function parse(batch, context) {
         outputCursor = trade.cursor(cursorOutput);
       }
       outputCursor.at(at);
-      outputCursor.ts = fields[3];
-      outputCursor.price = fields[1];
-      outputCursor.qty = fields[2];
-      outputCursor.symbol = fields[0];
+      putTrade(outputCursor, fields);
       context.commit();
     }
   }

@@ -5,7 +5,7 @@
  */
 import { RingConsumer, RingProducer, defineRecord } from '../../dist/index.js';
 import { serveWorkerTrials } from '../harness.mjs';
-import { Aggregate, TRADE_SIZE, TRADE_SPEC, TradeCodec, parseLine } from './csv-app.mjs';
+import { Aggregate, TRADE_SIZE, TRADE_SPEC, TradeCodec, parseLine, putTrade } from './csv-app.mjs';
 
 const STALL_MS = 30_000;
 const NEWLINE = 10;
@@ -34,10 +34,7 @@ function parseRing({ lines, out, spin }) {
     if (at < 0) at = producer.claimSync(TRADE_SIZE, 1, STALL_MS);
     if (at < 0) throw new Error(`parse: output ring full for ${STALL_MS} ms`);
     cursor.at(at);
-    cursor.ts = fields[3];
-    cursor.price = fields[1];
-    cursor.qty = fields[2];
-    cursor.symbol = fields[0];
+    putTrade(cursor, fields);
     producer.commit();
   };
   return () => {
@@ -109,10 +106,7 @@ function parseRingBatch({ lines, out, spin }) {
         at = batch.claim(TRADE_SIZE, 1);
       }
       cursor.at(at);
-      cursor.ts = fields[3];
-      cursor.price = fields[1];
-      cursor.qty = fields[2];
-      cursor.symbol = fields[0];
+      putTrade(cursor, fields);
     }
     batch.publish();
   };

@@ -193,6 +193,11 @@ const STAGES_URL = new URL('./csv-stages.mjs', import.meta.url);
 /** runPipeline's warm-up (its workers are fresh per run): at most this many lines, then the marker. */
 const WARMUP_LINES = 200_000;
 
+/** The file is the workload: a fixed count of lines (no calibration), one warm-up trial. */
+function fileWorkload(lines, meanLine, bytesPerLine) {
+  return { recordSize: meanLine, bytesPerRecord: bytesPerLine, initialCount: lines, minCount: lines, maxCount: lines, warmupAfterCalibration: false };
+}
+
 /**
  * The app through runPipeline (csv-stages.mjs): the source writes runs of whole lines (<= RUN_BYTES)
  * with writer.write, `parse` (a batch handler) claims a typed trade per line in the next ring,
@@ -209,12 +214,7 @@ function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
     id: 'runPipeline@csv',
     transport: 'runPipeline',
     label: `runPipeline: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, unordered, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the end of a warm-up of the first ${WARMUP_LINES.toLocaleString('en')} lines (fresh workers per run)`,
-    recordSize: meanLine,
-    bytesPerRecord: bytesPerLine,
-    initialCount: lines,
-    minCount: lines,
-    maxCount: lines,
-    warmupAfterCalibration: false,
+    ...fileWorkload(lines, meanLine, bytesPerLine),
     async trial(count) {
       const heapBefore = heapBaseline();
       const gcBefore = gcCount();
@@ -266,13 +266,7 @@ function variantContender(transport, file, lines, expected, meanLine, bytesPerLi
     id: `${transport}@csv`,
     transport,
     label: variant.label,
-    recordSize: meanLine,
-    bytesPerRecord: bytesPerLine,
-    // The file is the workload: a fixed count, one warm-up trial.
-    initialCount: lines,
-    minCount: lines,
-    maxCount: lines,
-    warmupAfterCalibration: false,
+    ...fileWorkload(lines, meanLine, bytesPerLine),
     async setup() {
       parse = new WorkerPeer(WORKER_URL);
       aggregate = new WorkerPeer(WORKER_URL);
