@@ -337,6 +337,15 @@ export class RingConsumer extends RingSide {
    * Every record is validated as poll() validates it. See RecordBatchReader.
    */
   batch(limit = Infinity): RecordBatchReader {
+    const reader = this.batchReader;
+    if (this.heldEnd !== NOTHING_HELD || this.closed || limit !== Infinity || reader === undefined) return this.batchChecked(limit);
+    this.heldEnd = BATCHING;
+    reader.open(this.readPosition, this.cachedTail, limit);
+    return reader;
+  }
+
+  /** batch() with a limit, the first time (the reader is made), or refused: kept out of batch(), which is inlined into the caller's loop. */
+  private batchChecked(limit: number): RecordBatchReader {
     this.checkNotHeld();
     if (this.closed) throw this.closedError();
     if (!(limit === Infinity || (Number.isInteger(limit) && limit > 0))) {

@@ -350,14 +350,21 @@ export class RingProducer extends RingSide {
    * many records, then publish them with one store of the tail. See RecordBatchWriter.
    */
   batch(): RecordBatchWriter {
-    if (this.closed) throw this.closedError();
-    if (this.claimOffset >= 0 || this.batchStart !== -1) throw this.openClaimError();
+    const writer = this.batchWriter;
+    if (this.closed || this.claimOffset >= 0 || this.batchStart !== -1 || writer === undefined) return this.firstBatch();
     // The writer holds the batch's write position until publish() or abort(); writePosition stays
     // at the batch's start meanwhile (what flush() and close() go back to).
     this.batchStart = this.writePosition;
-    const writer = (this.batchWriter ??= new RecordBatchWriter(this, this.recordWords, this.mask, this.maxRecordLength));
     writer.open(this.writePosition, this.cachedHead);
     return writer;
+  }
+
+  /** batch() the first time (the writer is made) or when it is refused: kept out of batch(), which is inlined into the caller's loop. */
+  private firstBatch(): RecordBatchWriter {
+    if (this.closed) throw this.closedError();
+    if (this.claimOffset >= 0 || this.batchStart !== -1) throw this.openClaimError();
+    this.batchWriter = new RecordBatchWriter(this, this.recordWords, this.mask, this.maxRecordLength);
+    return this.batch();
   }
 
   private noBatch(): RingUsageError {

@@ -187,6 +187,9 @@ interface CursorState {
   $i32: Int32Array;
   $f32: Float32Array;
   $f64: Float64Array;
+  /** The last offset at which a whole record fits (negative when none does), and data.byteOffset. */
+  $last: number;
+  $origin: number;
 }
 
 /**
@@ -251,12 +254,12 @@ function accessorSource(field: FieldLayout, index: number): string {
       const accept = `typeof value === 'number' && value >= ${signed ? '-9007199254740991' : '0'} && value <= 9007199254740991 && Math.floor(value) === value`;
       return `get ${name}() {
                 const high = ${high}; const low = ${low};
-                if (${unsafe}) throw helpers.notSafe(${index}, this.$view.get${signed ? 'BigInt64' : 'BigUint64'}(this.$base + ${at}, true));
+                if (${unsafe}) throw helpers.notSafeRead(this, ${index});
                 return high * ${TWO_32} + low;
               }
               set ${name}(value) {
                 if (!(${accept})) throw helpers.notSafe(${index}, value);
-                ${putLow('value >>> 0')}; ${putHigh(`Math.floor(value / ${TWO_32}) >>> 0`)};
+                ${putLow('value')}; ${putHigh(`Math.floor(value / ${TWO_32})`)};
               }`;
     }
     case 'u64n':
@@ -402,6 +405,8 @@ interface CursorHelpers {
   /** Per utf8 field on the word path: the words each cached string was decoded from (512 x N/4). */
   words: Uint32Array[];
   notSafe(index: number, value: unknown): RingUsageError;
+  /** The error for a u64/i64 field whose stored value is beyond 2^53 (read as a bigint for the message). */
+  notSafeRead(cursor: CursorState, index: number): RingUsageError;
   getBytes(cursor: CursorState, index: number): Uint8Array;
   setBytes(cursor: CursorState, index: number, value: Uint8Array): void;
   getUtf8(cursor: CursorState, index: number): string;
@@ -423,6 +428,11 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
         value: String(value),
         expected: field.kind === 'u64' ? 'an integer 0..2^53-1 (use u64n for larger)' : 'an integer -(2^53-1)..2^53-1 (use i64n for larger)',
       });
+    },
+    notSafeRead(cursor, index) {
+      const { offset, kind } = fields[index];
+      const at = cursor.$base + offset;
+      return this.notSafe(index, kind === 'i64' ? cursor.$view.getBigInt64(at, true) : cursor.$view.getBigUint64(at, true));
     },
     getBytes(cursor, index) {
       const { offset, size: length } = fields[index];
@@ -502,11 +512,14 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
       this.$i32 = new Int32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
       this.$f32 = new Float32Array(buffer, 0, Math.floor(buffer.byteLength / 4));
       this.$f64 = new Float64Array(buffer, 0, Math.floor(buffer.byteLength / 8));
+      // at()'s bounds, precomputed: the last offset a record fits at, and the data's byte address.
+      this.$last = data.length - ${size};
+      this.$origin = data.byteOffset;
     }
     at(at) {
-      if (!(at >= 0 && at + ${size} <= this.$bytes.length && ((this.$bytes.byteOffset + at) & 7) === 0)) throw helpers.outOfRange(this, at);
+      if (!(at >= 0 && at <= this.$last && ((this.$origin + at) & 7) === 0)) throw helpers.outOfRange(this, at);
       this.$base = at;
-      this.$address = this.$bytes.byteOffset + at;
+      this.$address = this.$origin + at;
       return this;
     }
     get offset() { return this.$base; }

@@ -252,10 +252,13 @@ export abstract class RingSide {
    * value costs a needless wake, never a lost one.
    */
   protected wakePeer(): void {
-    if (loadSeqCst(this.words, this.roleWords.peerWaiting) !== 0) {
-      fetchAddSeqCst(this.words, this.roleWords.peerDoorbell, 1);
-      this.parker.wake(this.words, this.roleWords.peerDoorbell);
-    }
+    if (loadSeqCst(this.words, this.roleWords.peerWaiting) !== 0) this.ringPeer();
+  }
+
+  /** The wake itself, out of line: wakePeer() is inlined into every publish and stays small. */
+  private ringPeer(): void {
+    fetchAddSeqCst(this.words, this.roleWords.peerDoorbell, 1);
+    this.parker.wake(this.words, this.roleWords.peerDoorbell);
   }
 
   private beginWait(): void {
