@@ -77,25 +77,46 @@ const BATCH_RECORDS = 1024;
  * The batch path: producer.batch() claims up to 1024 records in place, the cursor writes each
  * record's fields there, one publish per batch. When nothing fits, claimSync waits for room (spin,
  * then park) and is aborted: the next batch takes the space.
+ *
+ * Every batch producer and consumer of this suite (ring, postMessage-batch, ringbuf.js) encodes or
+ * decodes one batch per call of a function of its own, as a message handler does: with the record
+ * loop nested inside the batch loop of a function that runs once, V8 (Node 26) compiles the inner
+ * loop on stack replacement and leaves that code at every inner loop exit ("exit from OSR'd inner
+ * loop", 268 deoptimisations in one round of this contender), running the rest unoptimised.
  */
 function produceRingTypedBatches(producer, count) {
   const cursor = layout.cursor(producer.data);
   for (let i = 0; i < count; ) {
-    const batch = producer.batch();
-    const end = Math.min(count, i + BATCH_RECORDS);
-    for (let at; i < end && (at = batch.claim(STRUCT_SIZE, STRUCT_TYPE)) >= 0; i++) {
-      cursor.at(at);
-      cursor.id = ID_BASE + i;
-      cursor.price = priceOf(i);
-      cursor.qty = qtyOf(i);
-      cursor.symbol = symbolOf(i);
-    }
-    if (batch.publish() === 0) {
+    const next = encodeRingBatch(producer, cursor, i, Math.min(count, i + BATCH_RECORDS));
+    if (next === i) {
       if (producer.claimSync(STRUCT_SIZE, STRUCT_TYPE, STALL_MS) < 0) throw new Error(`ring full for ${STALL_MS} ms`);
       producer.abort();
     }
+    i = next;
   }
   producer.close();
+}
+
+/** Claims and encodes records [i, end) in place, as many as fit; publishes them; returns the next record. */
+function encodeRingBatch(producer, cursor, i, end) {
+  const batch = producer.batch();
+  for (let at; i < end && (at = batch.claim(STRUCT_SIZE, STRUCT_TYPE)) >= 0; i++) {
+    cursor.at(at);
+    cursor.id = ID_BASE + i;
+    cursor.price = priceOf(i);
+    cursor.qty = qtyOf(i);
+    cursor.symbol = symbolOf(i);
+  }
+  batch.publish();
+  return i;
+}
+
+/** Encodes records [first, first + records) with the hand-written codec at the start of its buffer. */
+function encodeCodecBatch(codec, first, records) {
+  for (let r = 0; r < records; r++) {
+    const i = first + r;
+    codec.encode(r * STRUCT_SIZE, ID_BASE + i, priceOf(i), qtyOf(i), symbolOf(i));
+  }
 }
 
 // Main-thread producers; each returns the worker params, the transfer list and the produce function.
@@ -129,10 +150,7 @@ const PRODUCERS = {
       const produce = (count) => {
         for (let sent = 0; sent < count; ) {
           const records = Math.min(RINGBUF_PUSH_RECORDS, count - sent);
-          for (let r = 0; r < records; r++) {
-            const i = sent + r;
-            codec.encode(r * STRUCT_SIZE, ID_BASE + i, priceOf(i), qtyOf(i), symbolOf(i));
-          }
+          encodeCodecBatch(codec, sent, records);
           const length = records * STRUCT_SIZE;
           let written = ring.push(staging, length);
           while (written < length) written += ring.push(staging, length - written, written);
@@ -165,11 +183,7 @@ const PRODUCERS = {
         for (let sent = 0; sent < count; ) {
           const records = Math.min(POST_BATCH_RECORDS, count - sent);
           const buffer = new ArrayBuffer(records * STRUCT_SIZE);
-          const codec = new StructCodec(new Uint8Array(buffer));
-          for (let r = 0; r < records; r++) {
-            const i = sent + r;
-            codec.encode(r * STRUCT_SIZE, ID_BASE + i, priceOf(i), qtyOf(i), symbolOf(i));
-          }
+          encodeCodecBatch(new StructCodec(new Uint8Array(buffer)), sent, records);
           port1.postMessage(buffer, [buffer]);
           sent += records;
         }
