@@ -525,11 +525,14 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
     get offset() { return this.$base; }
     ${fields.map(accessorSource).join('\n    ')}
   };`;
-  const outOfRange = (cursor: CursorState, at: number): RingUsageError =>
-    new RingUsageError('ERR_OUT_OF_RANGE', `shmring: a record of ${size} bytes at offset ${at} is not 8-aligned inside ${cursor.$bytes.length} bytes`, {
+  const outOfRange = (cursor: CursorState, at: number): RingUsageError => {
+    const fits = at >= 0 && at <= cursor.$bytes.length - size;
+    const problem = fits ? 'is not 8-aligned' : `does not fit in ${cursor.$bytes.length} bytes`;
+    return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: a record of ${size} bytes at offset ${at} ${problem}`, {
       field: 'offset',
       value: at,
       expected: `an 8-aligned address, offset 0..${cursor.$bytes.length - size}`,
     });
+  };
   return new Function('helpers', source)({ ...helpers, outOfRange });
 }

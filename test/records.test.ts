@@ -50,10 +50,12 @@ describe('layout', () => {
   });
 
   it('refuses a cursor position where the record does not fit, naming the offset', () => {
-    const cursor = Trade.cursor(new Uint8Array(64));
-    expect(cursor.at(24).offset).toBe(24);
-    expect(() => cursor.at(25)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', field: 'offset', value: 25 }));
-    expect(() => cursor.at(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    const cursor = Trade.cursor(new Uint8Array(128));
+    expect(cursor.at(88).offset).toBe(88);
+    expect(() => cursor.at(25)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', field: 'offset', value: 25, message: expect.stringContaining('at offset 25 is not 8-aligned') }));
+    // Aligned but past the end: said as such (the message named alignment for both once).
+    expect(() => cursor.at(96)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', value: 96, message: expect.stringContaining('at offset 96 does not fit in 128 bytes') }));
+    expect(() => cursor.at(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('does not fit') }));
   });
 });
 
