@@ -517,7 +517,9 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
       this.$origin = data.byteOffset;
     }
     at(at) {
-      if (!(at >= 0 && at <= this.$last && ((this.$origin + at) & 7) === 0)) throw helpers.outOfRange(this, at);
+      // An int32 (a string would pass the other tests by coercion), 0..$last (a negative one is
+      // above it unsigned), 8-aligned. Kept short: at() is inlined into every record loop.
+      if ((at | 0) !== at || (at >>> 0) > this.$last || ((this.$origin + at) & 7) !== 0) throw helpers.outOfRange(this, at);
       this.$base = at;
       this.$address = this.$origin + at;
       return this;
@@ -527,7 +529,7 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
   };`;
   const outOfRange = (cursor: CursorState, at: number): RingUsageError => {
     const fits = at >= 0 && at <= cursor.$bytes.length - size;
-    const problem = fits ? 'is not 8-aligned' : `does not fit in ${cursor.$bytes.length} bytes`;
+    const problem = (at | 0) !== at ? 'is not an integer offset in 0..2^31-1' : fits ? 'is not 8-aligned' : `does not fit in ${cursor.$bytes.length} bytes`;
     return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: a record of ${size} bytes at offset ${at} ${problem}`, {
       field: 'offset',
       value: at,
