@@ -12,7 +12,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { RingConsumer, RingProducer, createRing, defineRecord } from '../dist/index.js';
-import { ID_BASE, STRUCT_SPEC, StructChecksum, priceOf, qtyOf, symbolOf } from './suites/structs-records.mjs';
+import { STRUCT_SPEC, StructChecksum, decodeRingBatch, encodeRingBatch } from './suites/structs-records.mjs';
 
 const layout = defineRecord(STRUCT_SPEC);
 const STALL_MS = 30_000;
@@ -35,18 +35,7 @@ if (isMainThread) {
       await new Promise((resolve) => worker.once('message', resolve));
       const producer = new RingProducer(sab, { spin: SPIN });
       const cursor = layout.cursor(producer.data);
-      const encode = (i, end) => {
-        const batch = producer.batch();
-        for (let at; i < end && (at = batch.claim(layout.size, 1)) >= 0; i++) {
-          cursor.at(at);
-          cursor.id = ID_BASE + i;
-          cursor.price = priceOf(i);
-          cursor.qty = qtyOf(i);
-          cursor.symbol = symbolOf(i);
-        }
-        batch.publish();
-        return i;
-      };
+      const encode = (i, end) => encodeRingBatch(producer, cursor, i, end);
       const claim = (i, end) => {
         const batch = producer.batch();
         while (i < end && batch.claim(layout.size, 1) >= 0) i++;
@@ -80,14 +69,7 @@ if (isMainThread) {
   const cursor = layout.cursor(consumer.data);
   const checksum = new StructChecksum();
   let stepped = 0;
-  const decode = () => {
-    const batch = consumer.batch();
-    while (batch.next()) {
-      cursor.at(batch.offset);
-      checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
-    }
-    return batch.release();
-  };
+  const decode = () => decodeRingBatch(consumer, cursor, checksum);
   const step = () => {
     const batch = consumer.batch();
     while (batch.next());

@@ -61,6 +61,36 @@ export const qtyOf = (i) => ((7 * i + 3) % 997) + 1;
 export const priceOf = (i) => PRICES[i & 1023];
 export const symbolOf = (i) => SYMBOLS[i & 63];
 
+/**
+ * One batch of the ring's batch paths, encoded: producer.batch() claims records [i, end) in place,
+ * as many as fit, `cursor` (the layout's, over producer.data) writes every field, one publish.
+ * Returns the next record. Every batch producer calls it once per batch: a record loop nested in a
+ * batch loop of a function that runs once is compiled by V8 on stack replacement and dropped at
+ * every inner-loop exit (structs.mjs says what that cost).
+ */
+export function encodeRingBatch(producer, cursor, i, end) {
+  const batch = producer.batch();
+  for (let at; i < end && (at = batch.claim(STRUCT_SIZE, STRUCT_TYPE)) >= 0; i++) {
+    cursor.at(at);
+    cursor.id = ID_BASE + i;
+    cursor.price = priceOf(i);
+    cursor.qty = qtyOf(i);
+    cursor.symbol = symbolOf(i);
+  }
+  batch.publish();
+  return i;
+}
+
+/** One batch of the ring's batch paths, decoded: consumer.batch(), every field into `checksum`; returns the records released. */
+export function decodeRingBatch(consumer, cursor, checksum) {
+  const batch = consumer.batch();
+  while (batch.next()) {
+    cursor.at(batch.offset);
+    checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
+  }
+  return batch.release();
+}
+
 /** The running checksum of a consumer (reset per trial; `add` allocates nothing). */
 export class StructChecksum {
   hash = 0;

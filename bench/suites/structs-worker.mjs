@@ -6,7 +6,7 @@
 import { RingBuffer } from 'ringbuf.js';
 import { RingConsumer, defineRecord } from '../../dist/index.js';
 import { serveWorkerTrials } from '../harness.mjs';
-import { STRUCT_SIZE, STRUCT_SPEC, StructChecksum, StructCodec } from './structs-records.mjs';
+import { STRUCT_SIZE, STRUCT_SPEC, StructChecksum, StructCodec, decodeRingBatch } from './structs-records.mjs';
 
 const STALL_MS = 10_000;
 const checksum = new StructChecksum();
@@ -50,7 +50,8 @@ function ringTypedBatch(params) {
   return () => {
     checksum.reset();
     while (checksum.count < count) {
-      if (decodeRingBatch(consumer, cursor) > 0) continue;
+      // One batch per call (structs-records.mjs), as the postMessage consumers get one per message.
+      if (decodeRingBatch(consumer, cursor, checksum) > 0) continue;
       // Nothing published: wait (spin, then park) for one record, taken through poll.
       if (consumer.pollSync(onRecord, 1, STALL_MS) === 0) {
         if (consumer.ended) break;
@@ -61,19 +62,6 @@ function ringTypedBatch(params) {
     consumer.close();
     return result;
   };
-}
-
-/**
- * One batch per call, as the postMessage consumers get one per message (the suite's producers say
- * why: V8 and a record loop nested in a loop of a function that runs once).
- */
-function decodeRingBatch(consumer, cursor) {
-  const batch = consumer.batch();
-  while (batch.next()) {
-    cursor.at(batch.offset);
-    checksum.add(cursor.id, cursor.price, cursor.qty, cursor.symbol);
-  }
-  return batch.release();
 }
 
 /** The records in the first `bytes` bytes of a codec's buffer, into the checksum. */

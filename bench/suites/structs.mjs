@@ -38,7 +38,7 @@ import { WorkerPeer, gcCount, gcSince, heapBaseline, runInterleaved, toCases } f
 import { goCli, ringFiles, shmName } from '../lib/availability.mjs';
 import { recordCounts, ringCapacityFor } from '../lib/workload.mjs';
 import { socketServer } from '../lib/sockets.mjs';
-import { ID_BASE, STRUCT_SIZE, STRUCT_SPEC, STRUCT_TYPE, StructCodec, checkChecksum, priceOf, qtyOf, symbolOf } from './structs-records.mjs';
+import { ID_BASE, STRUCT_SIZE, STRUCT_SPEC, STRUCT_TYPE, StructCodec, checkChecksum, encodeRingBatch, priceOf, qtyOf, symbolOf } from './structs-records.mjs';
 
 const WORKER_URL = new URL('./structs-worker.mjs', import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -95,20 +95,6 @@ function produceRingTypedBatches(producer, count) {
     i = next;
   }
   producer.close();
-}
-
-/** Claims and encodes records [i, end) in place, as many as fit; publishes them; returns the next record. */
-function encodeRingBatch(producer, cursor, i, end) {
-  const batch = producer.batch();
-  for (let at; i < end && (at = batch.claim(STRUCT_SIZE, STRUCT_TYPE)) >= 0; i++) {
-    cursor.at(at);
-    cursor.id = ID_BASE + i;
-    cursor.price = priceOf(i);
-    cursor.qty = qtyOf(i);
-    cursor.symbol = symbolOf(i);
-  }
-  batch.publish();
-  return i;
 }
 
 /** Encodes records [first, first + records) with the hand-written codec at the start of its buffer. */
