@@ -530,7 +530,7 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
   };`;
   const outOfRange = (cursor: CursorState, at: number): RingUsageError => {
     const fits = at >= 0 && at <= cursor.$bytes.length - size;
-    const problem = (at >>> 0) !== at ? 'is not an integer offset' : fits ? 'is not 8-aligned' : `does not fit in ${cursor.$bytes.length} bytes`;
+    const problem = (at >>> 0) !== at ? 'is not an integer from 0 to 2^32-1' : fits ? 'is not 8-aligned' : `does not fit in ${cursor.$bytes.length} bytes`;
     return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: a record of ${size} bytes at offset ${at} ${problem}`, {
       field: 'offset',
       value: at,
