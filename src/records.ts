@@ -531,7 +531,9 @@ function cursorClass(fields: readonly FieldLayout[], size: number): new (data: U
   const outOfRange = (cursor: CursorState, at: number): RingUsageError => {
     const fits = at >= 0 && at <= cursor.$bytes.length - size;
     const problem = (at >>> 0) !== at ? 'is not an integer from 0 to 2^32-1' : fits ? 'is not 8-aligned' : `does not fit in ${cursor.$bytes.length} bytes`;
-    return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: a record of ${size} bytes at offset ${at} ${problem}`, {
+    // A string is quoted: offset "8" is not offset 8.
+    const shown = typeof at === 'string' ? JSON.stringify(at) : at;
+    return new RingUsageError('ERR_OUT_OF_RANGE', `shmring: a record of ${size} bytes at offset ${shown} ${problem}`, {
       field: 'offset',
       value: at,
       expected: `an 8-aligned address, offset 0..${cursor.$bytes.length - size}`,

@@ -58,6 +58,7 @@ describe('layout', () => {
     expect(() => cursor.at(-1)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => cursor.at(2 ** 40)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('at offset 1099511627776 is not an integer from 0 to 2^32-1') }));
     // Not an integer: refused before any field is touched (a string '8' passed the range tests by coercion).
+    expect(() => cursor.at('8' as never)).toThrow(expect.objectContaining({ message: expect.stringContaining('at offset "8" is not an integer') }));
     for (const bad of ['8', 8.5, Number.NaN]) {
       expect(() => cursor.at(bad as number)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('is not an integer from 0 to 2^32-1') }));
     }
