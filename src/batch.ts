@@ -147,6 +147,21 @@ export class RecordBatchWriter {
     return this.isOpen ? this.records : 0;
   }
 
+  private markPosition = 0;
+  private markRecords = 0;
+
+  /** @internal Remembers where the batch is (the pipeline's stage output, before a record it may take back). */
+  mark(): void {
+    this.markPosition = this.position;
+    this.markRecords = this.records;
+  }
+
+  /** @internal Drops every record (and padding) claimed since mark(): nothing of it was published. */
+  rewind(): void {
+    this.position = this.markPosition;
+    this.records = this.markRecords;
+  }
+
   /** Publishes every record of the batch with one store of the tail, wakes a parked consumer, and ends the batch. Returns the count. */
   publish(): number {
     if (!this.isOpen) throw this.producer.batchNotOpen();

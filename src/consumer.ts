@@ -134,7 +134,11 @@ export class RingConsumer extends RingSide {
   private batchReader: RecordBatchReader | undefined;
   private readonly dataOrEnd: () => boolean;
 
-  constructor(buffer: SharedArrayBuffer, options: SideOptions = {}) {
+  /** Where the tail is read: the ring's TAIL word, or (an in-place pipeline's sink) the last stage's cursor. */
+  private readonly tailWords: Int32Array;
+  private readonly tailAt: number;
+
+  constructor(buffer: SharedArrayBuffer, options: SideOptions & { /** @internal */ tail?: { words: Int32Array; index: number } } = {}) {
     super(
       buffer,
       'consumer',
@@ -151,6 +155,8 @@ export class RingConsumer extends RingSide {
       },
       options,
     );
+    this.tailWords = options.tail?.words ?? this.words;
+    this.tailAt = options.tail?.index ?? TAIL_INDEX;
     try {
       // A restarted consumer resumes at the last released record.
       const head = loadAcquire(this.words, HEAD_INDEX);
@@ -186,7 +192,7 @@ export class RingConsumer extends RingSide {
    * behind it must be refused, not cached, or every later poll would fail on a stale cache.
    */
   private refreshTail(position: number): number {
-    const tail = loadAcquire(this.words, TAIL_INDEX);
+    const tail = loadAcquire(this.tailWords, this.tailAt);
     const available = (tail - position) | 0;
     if (available < 0 || available > this.capacity || (tail & 7) !== 0) {
       throw corrupt('tail', tail >>> 0, `a multiple of 8 within ${this.capacity} bytes ahead of the read position ${position >>> 0}`);
@@ -440,7 +446,9 @@ export class RingConsumer extends RingSide {
   get ended(): boolean {
     if (this.heldEnd !== NOTHING_HELD) return false;
     // State first, then the tail: the producer publishes its last tail before it stores CLOSED.
-    return this.producerState() === ROLE_CLOSED && this.refreshTail(this.readPosition) === this.readPosition;
+    if (this.producerState() !== ROLE_CLOSED || this.refreshTail(this.readPosition) !== this.readPosition) return false;
+    // Reading from a cursor behind the tail (an in-place pipeline's sink): the end is the producer's last tail.
+    return this.tailWords === this.words || loadAcquire(this.words, TAIL_INDEX) === this.readPosition;
   }
 
   /**

@@ -38,6 +38,7 @@ import {
 } from '../layout.js';
 import type { Parker } from '../parker.js';
 import type { RingProducer } from '../producer.js';
+import type { RecordBatchWriter } from '../batch.js';
 import { RING_READ, RING_WRITTEN } from './stats.js';
 
 /** Record type reserved for the pipeline's framing records. User record types are 0 ..= MAX_PIPELINE_TYPE. */
@@ -112,41 +113,54 @@ export class FanIn {
     this.item = options.first;
     this.ringIndex = options.first % consumers.length;
     this.active = consumers.map((_, index) => index);
+    this.onRecord = onRecord;
+    this.onControl = onControl;
     const stats = this.stats;
-    if (this.ordered) {
-      this.handler = (type, data, offset, length) => {
-        stats[this.ringStats[this.current] + RING_READ]++;
-        const item = this.item;
-        if (type === CONTROL_TYPE) {
-          const code = length === 1 ? data[offset] : 0;
-          if (code === GROUP_BEGIN && !this.inGroup) {
-            this.inGroup = true;
-          } else if ((code === GROUP_END && this.inGroup) || (code === ITEM_EMPTY && !this.inGroup)) {
-            this.inGroup = false;
-            this.nextItem();
-          } else {
-            throw new PipelineProtocolError(`shmring pipeline: unexpected framing record (code ${code}, length ${length}) in item ${item}`);
-          }
-          onControl(code, item, offset, length);
-          return;
+    // poll()'s handler (several input rings): counts the record on its ring, then delivers it.
+    this.handler = this.ordered
+      ? (type, data, offset, length) => {
+          stats[this.ringStats[this.current] + RING_READ]++;
+          this.deliverOrdered(type, data, offset, length);
         }
-        // Advance before the callback: a callback that throws (or a sink that stops the batch) has
-        // consumed its record all the same.
-        if (!this.inGroup) this.nextItem();
-        onRecord(type, data, offset, length, item);
-      };
-    } else {
-      this.handler = (type, data, offset, length) => {
-        stats[this.ringStats[this.current] + RING_READ]++;
-        // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver,
-        // but its bytes count for a batch handler's bookkeeping).
-        if (type === CONTROL_TYPE) {
-          onControl(0, -1, offset, length);
-          return;
-        }
-        onRecord(type, data, offset, length, -1);
-      };
+      : (type, data, offset, length) => {
+          stats[this.ringStats[this.current] + RING_READ]++;
+          this.deliverUnordered(type, data, offset, length);
+        };
+  }
+
+  private readonly onRecord: ItemRecordHandler;
+  private readonly onControl: ControlHandler;
+
+  /** An ordered record: framing records move the item on (or open a group); others go to onRecord with their item. */
+  private deliverOrdered(type: number, data: Uint8Array, offset: number, length: number): void {
+    const item = this.item;
+    if (type === CONTROL_TYPE) {
+      const code = length === 1 ? data[offset] : 0;
+      if (code === GROUP_BEGIN && !this.inGroup) {
+        this.inGroup = true;
+      } else if ((code === GROUP_END && this.inGroup) || (code === ITEM_EMPTY && !this.inGroup)) {
+        this.inGroup = false;
+        this.nextItem();
+      } else {
+        throw new PipelineProtocolError(`shmring pipeline: unexpected framing record (code ${code}, length ${length}) in item ${item}`);
+      }
+      this.onControl(code, item, offset, length);
+      return;
     }
+    // Advance before the callback: a callback that throws (or a sink that stops the batch) has
+    // consumed its record all the same.
+    if (!this.inGroup) this.nextItem();
+    this.onRecord(type, data, offset, length, item);
+  }
+
+  private deliverUnordered(type: number, data: Uint8Array, offset: number, length: number): void {
+    // Unordered rings carry no framing; tolerate it anyway (a stray marker has no payload to deliver,
+    // but its bytes count for a batch handler's bookkeeping).
+    if (type === CONTROL_TYPE) {
+      this.onControl(0, -1, offset, length);
+      return;
+    }
+    this.onRecord(type, data, offset, length, -1);
   }
 
   private nextItem(): void {
@@ -171,8 +185,52 @@ export class FanIn {
    */
   pump(limit: number): number {
     if (this.finished) return -1;
+    if (this.consumers.length === 1) return this.pumpSingle(limit);
     return this.ordered ? this.pumpOrdered(limit) : this.pumpUnordered(limit);
   }
+
+  /**
+   * One input ring (a tier of one worker before this node: the common case): read through the
+   * consumer's batch reader, which validates each record as poll() does but with no handler call of
+   * its own, and releases the whole batch with one store of the head (also when a callback throws:
+   * the records up to that one are consumed). `onBatchEnd` runs before the release, while the
+   * batch's records are still valid.
+   */
+  private pumpSingle(limit: number): number {
+    const consumer = this.consumers[0];
+    const reader = consumer.batch(limit);
+    const data = reader.data;
+    let handled = 0;
+    try {
+      if (this.ordered) {
+        while (reader.next()) {
+          handled++;
+          this.deliverOrdered(reader.type, data, reader.offset, reader.length);
+        }
+      } else {
+        while (reader.next()) {
+          handled++;
+          this.deliverUnordered(reader.type, data, reader.offset, reader.length);
+        }
+      }
+      if (handled > 0 && this.onBatchEnd !== undefined) this.onBatchEnd();
+    } finally {
+      reader.release();
+      this.stats[this.ringStats[0] + RING_READ] += handled;
+    }
+    if (handled > 0) return handled;
+    if (consumer.ended) {
+      this.finished = true;
+      return -1;
+    }
+    return 0;
+  }
+
+  /**
+   * With one input ring (pump reads it in batches): called after the last record of each batch,
+   * before the batch's records are released (a batch handler runs what it gathered here).
+   */
+  onBatchEnd: (() => void) | undefined = undefined;
 
   private pumpOrdered(limit: number): number {
     const single = this.consumers.length === 1;
@@ -259,8 +317,47 @@ export class FanIn {
   }
 }
 
-function hasDataOrEnd(ringWords: Int32Array): boolean {
-  return loadAcquire(ringWords, TAIL_INDEX) !== loadAcquire(ringWords, HEAD_INDEX) || loadSeqCst(ringWords, PRODUCER_STATE_INDEX) === ROLE_CLOSED;
+/**
+ * Where a reader of a ring waits for data: the word it reads up to (the ring's tail, or in an
+ * in-place chain the last stage's cursor), the waiting flag and the doorbell beside it, and the
+ * ring's header (head, tail and the producer's state, for the end).
+ */
+interface Bell {
+  ring: Int32Array;
+  words: Int32Array;
+  position: number;
+  waiting: number;
+  doorbell: number;
+}
+
+/** Why waitForData cancels the parks that did not fire (never seen by a caller). */
+const WAIT_OVER = Symbol('wait over');
+
+const chainBells = new WeakMap<RingConsumer, Bell>();
+
+/** An in-place chain's sink: `consumer` reads up to `cursors[line + position]` and waits on that line's doorbell (chain.ts). */
+export function readFromCursor(consumer: RingConsumer, cursors: Int32Array, line: number, offsets: { position: number; waiting: number; doorbell: number }): void {
+  chainBells.set(consumer, {
+    ring: wordsOf(consumer.buffer),
+    words: cursors,
+    position: line + offsets.position,
+    waiting: line + offsets.waiting,
+    doorbell: line + offsets.doorbell,
+  });
+}
+
+function bellOf(consumer: RingConsumer): Bell {
+  const chained = chainBells.get(consumer);
+  if (chained !== undefined) return chained;
+  const ring = wordsOf(consumer.buffer);
+  return { ring, words: ring, position: TAIL_INDEX, waiting: CONSUMER_WAITING_INDEX, doorbell: DATA_DOORBELL_INDEX };
+}
+
+/** Unread data (the position ahead of the head), or the end: the producer closed and everything it wrote is released. */
+function hasDataOrEnd(bell: Bell): boolean {
+  const head = loadAcquire(bell.ring, HEAD_INDEX);
+  if (loadAcquire(bell.words, bell.position) !== head) return true;
+  return loadSeqCst(bell.ring, PRODUCER_STATE_INDEX) === ROLE_CLOSED && loadAcquire(bell.ring, TAIL_INDEX) === head;
 }
 
 const headerWords = new WeakMap<SharedArrayBuffer, Int32Array>();
@@ -284,19 +381,20 @@ export function wordsOf(buffer: SharedArrayBuffer): Int32Array {
  */
 export async function waitForData(consumers: RingConsumer[], parker: Parker, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
-  const words = consumers.map((consumer) => wordsOf(consumer.buffer));
-  const bells = words.map((ringWords) => loadSeqCst(ringWords, DATA_DOORBELL_INDEX));
-  const ready = (): boolean => words.some(hasDataOrEnd);
-  for (const ringWords of words) storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 1);
+  const bells = consumers.map(bellOf);
+  const seen = bells.map((bell) => loadSeqCst(bell.words, bell.doorbell));
+  const ready = (): boolean => bells.some(hasDataOrEnd);
+  for (const bell of bells) storeSeqCst(bell.words, bell.waiting, 1);
   const cancel = new AbortController();
   try {
     if (ready()) return;
     const stop = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
-    await Promise.race(words.map((ringWords, index) => parker.waitAsync(ringWords, DATA_DOORBELL_INDEX, bells[index], Infinity, stop)));
+    await Promise.race(bells.map((bell, index) => parker.waitAsync(bell.words, bell.doorbell, seen[index], Infinity, stop)));
     signal?.throwIfAborted();
   } finally {
-    cancel.abort();
-    for (const ringWords of words) storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 0);
+    // A reason of our own: abort() without one makes a DOMException (a stack trace) per wait.
+    cancel.abort(WAIT_OVER);
+    for (const bell of bells) storeSeqCst(bell.words, bell.waiting, 0);
   }
 }
 
@@ -306,15 +404,15 @@ export async function waitForData(consumers: RingConsumer[], parker: Parker, sig
  * wake-ups are harmless).
  */
 export function waitForDataSync(consumer: RingConsumer, parker: Parker, spin: number): void {
-  const ringWords = wordsOf(consumer.buffer);
-  for (let i = 0; i < spin; i++) if (hasDataOrEnd(ringWords)) return;
-  const bell = loadSeqCst(ringWords, DATA_DOORBELL_INDEX);
-  storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 1);
+  const bell = bellOf(consumer);
+  for (let i = 0; i < spin; i++) if (hasDataOrEnd(bell)) return;
+  const seen = loadSeqCst(bell.words, bell.doorbell);
+  storeSeqCst(bell.words, bell.waiting, 1);
   try {
-    if (hasDataOrEnd(ringWords)) return;
-    parker.waitSync(ringWords, DATA_DOORBELL_INDEX, bell, Infinity);
+    if (hasDataOrEnd(bell)) return;
+    parker.waitSync(bell.words, bell.doorbell, seen, Infinity);
   } finally {
-    storeSeqCst(ringWords, CONSUMER_WAITING_INDEX, 0);
+    storeSeqCst(bell.words, bell.waiting, 0);
   }
 }
 
@@ -330,6 +428,12 @@ export interface FanOutOptions {
   ordered: boolean;
   stats: Float64Array;
   ringStats: number[];
+  /**
+   * One output ring written through its producer's batch writer, published only by flush() (and
+   * when a record finds the ring full): for a stage worker, which flushes between items and before
+   * it waits. Off for the source, whose producers publish on their own policy.
+   */
+  batched?: boolean;
 }
 
 /**
@@ -344,6 +448,11 @@ export class FanOut {
   private readonly stats: Float64Array;
   private readonly ringStats: number[];
   private roundRobin = 0;
+  /** Batched (one ring): the open batch of producers[0], or undefined between batches. */
+  private readonly batched: boolean;
+  private writer: RecordBatchWriter | undefined = undefined;
+  /** Batched: the open claim went to the producer itself (claimSync, after the ring was full), not to the batch. */
+  private claimedAlone = false;
 
   constructor(producers: RingProducer[], options: FanOutOptions) {
     this.producers = producers;
@@ -351,6 +460,20 @@ export class FanOut {
     this.stats = options.stats;
     this.ringStats = options.ringStats;
     this.maxRecordLength = Math.min(...producers.map((producer) => producer.maxRecordLength));
+    this.batched = options.batched === true && producers.length === 1;
+  }
+
+  /** Batched: the open batch, opened if need be. */
+  private batch(): RecordBatchWriter {
+    return (this.writer ??= this.producers[0].batch());
+  }
+
+  /** Batched: publishes the open batch (one store of the tail) and counts its records. */
+  private publishBatch(): void {
+    const writer = this.writer;
+    if (writer === undefined) return;
+    this.writer = undefined;
+    this.stats[this.ringStats[0] + RING_WRITTEN] += writer.publish();
   }
 
   /** Ordered: the ring of item `item`. */
@@ -360,6 +483,13 @@ export class FanOut {
 
   tryWrite(payload: Uint8Array, type: number, item: number): number {
     const producers = this.producers;
+    if (this.batched) {
+      const writer = this.batch();
+      const at = writer.claim(payload.length, type);
+      if (at < 0) return 0;
+      writer.data.set(payload, at);
+      return -1;
+    }
     if (this.ordered || producers.length === 1) {
       const index = this.ordered && producers.length !== 1 ? item % producers.length : 0;
       if (producers[index].tryWrite(payload, type)) {
@@ -391,6 +521,13 @@ export class FanOut {
    */
   tryClaim(length: number, type: number, item: number): number {
     const producers = this.producers;
+    if (this.batched) {
+      this.claimRing = 0;
+      this.claimedAlone = false;
+      const writer = this.batch();
+      writer.mark();
+      return writer.claim(length, type);
+    }
     if (this.ordered || producers.length === 1) {
       const index = this.ordered && producers.length !== 1 ? item % producers.length : 0;
       this.claimRing = index;
@@ -412,18 +549,26 @@ export class FanOut {
 
   /** Blocks the thread until ring `claimRing` (left by a full tryClaim) has room; the payload offset. */
   claimSync(length: number, type: number): number {
+    if (this.batched) {
+      // The batch so far goes out first (the consumer can only make room from what it sees); the
+      // record is then the producer's own claim, and the next record opens a new batch.
+      this.publishBatch();
+      this.claimedAlone = true;
+    }
     return this.producers[this.claimRing].claimSync(length, type);
   }
 
   commitClaim(): void {
     const index = this.claimRing;
+    this.claimRing = -1;
+    if (this.batched && !this.claimedAlone) return; // part of the batch: counted when it is published
     this.producers[index].commit();
     this.stats[this.ringStats[index] + RING_WRITTEN]++;
-    this.claimRing = -1;
   }
 
   abortClaim(): void {
-    this.producers[this.claimRing].abort();
+    if (this.batched && !this.claimedAlone) this.writer!.rewind();
+    else this.producers[this.claimRing].abort();
     this.claimRing = -1;
   }
 
@@ -432,16 +577,28 @@ export class FanOut {
     this.stats[this.ringStats[index] + RING_WRITTEN]++;
   }
 
+  /**
+   * Writes a record, blocking this thread while ring `index` (as tryWrite returned it) is full;
+   * throws ERR_CLOSED if its consumer left.
+   */
+  writeSync(index: number, payload: Uint8Array, type: number): void {
+    if (this.batched) this.publishBatch();
+    this.producers[index].writeSync(payload, type);
+    this.stats[this.ringStats[index] + RING_WRITTEN]++;
+  }
+
   controlPayload(code: number): Uint8Array {
     return CONTROL_PAYLOADS[code];
   }
 
   flush(): void {
+    if (this.batched) this.publishBatch();
     for (const producer of this.producers) producer.flush();
   }
 
   /** end: true marks the end of the stream for every consumer; false only detaches (after a failure). */
   close(end: boolean): void {
+    if (end) this.flush();
     for (const producer of this.producers) producer.close({ end });
   }
 }

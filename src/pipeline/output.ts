@@ -158,8 +158,7 @@ export class StageOutputWriter {
     if (ring < 0) return;
     const started = performance.now();
     // Blocks this thread until the consumer makes room (backpressure); throws ERR_CLOSED if it left.
-    this.out.producers[ring].writeSync(payload, type);
-    this.out.countWritten(ring);
+    this.out.writeSync(ring, payload, type);
     this.outputWaitMs += performance.now() - started;
   }
 

@@ -19,7 +19,9 @@ import type { Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { RingConsumer } from '../consumer.js';
 import { RingProducer } from '../producer.js';
+import { CHAIN_DOORBELL, CHAIN_POSITION, CHAIN_WAITING, chainLine } from './chain.js';
 import { runSink, runSource } from './ends.js';
+import { readFromCursor } from './io.js';
 import { PipelinePlan } from './plan.js';
 import { killProcesses, newProcessState, startProcess } from './process-stage.js';
 import { snapshotStats, statsBufferLength } from './stats.js';
@@ -72,6 +74,7 @@ export class Pipeline {
       stats64: new Float64Array(statsBuffer),
       stop: this.stopController.signal,
       processes: plan.stages.map(newProcessState),
+      chain: undefined,
       failed: () => this.failure !== undefined,
       fail: (error) => this.fail(error),
     };
@@ -165,7 +168,7 @@ export class Pipeline {
       );
       const last = run.boundaries[run.boundaries.length - 1];
       this.sinkConsumers = last.map((row) =>
-        row[0].file !== undefined ? row[0].file.consumer({ spin: plan.spin }) : new RingConsumer(row[0].buffer, { spin: plan.spin }),
+        row[0].file !== undefined ? row[0].file.consumer({ spin: plan.spin }) : this.sinkConsumer(row[0].buffer),
       );
       tasks.push(runSource(run, this.options.source, this.sourceProducers).catch((error) => this.fail(error)));
       tasks.push(runSink(run, this.options.sink, this.sinkConsumers).catch((error) => this.fail(error)));
@@ -186,6 +189,17 @@ export class Pipeline {
     this.sinkConsumers = [];
     if (this.failure !== undefined) throw this.failure;
     return this.finalStats;
+  }
+
+  /** The sink's consumer of an in-memory ring; in an in-place chain it reads up to the last stage's cursor. */
+  private sinkConsumer(buffer: SharedArrayBuffer): RingConsumer {
+    const { plan, chain } = this.run_;
+    if (chain === undefined) return new RingConsumer(buffer, { spin: plan.spin });
+    const cursors = new Int32Array(chain);
+    const line = chainLine(plan.stages.length);
+    const consumer = new RingConsumer(buffer, { spin: plan.spin, tail: { words: cursors, index: line + CHAIN_POSITION } });
+    readFromCursor(consumer, cursors, line, { position: CHAIN_POSITION, waiting: CHAIN_WAITING, doorbell: CHAIN_DOORBELL });
+    return consumer;
   }
 
   /** A snapshot: per stage records in/out, time busy and waiting, and the depth of its input rings. */

@@ -35,6 +35,7 @@ export interface StagePlan {
   ordered: boolean;
   options: unknown;
   batch: boolean;
+  inPlace: boolean;
   command: string[];
   env: NodeJS.ProcessEnv | undefined;
   cwd: string | undefined;
@@ -90,6 +91,7 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
       ordered: stage.ordered ?? true,
       options: undefined,
       batch: false,
+      inPlace: false,
       command: command as string[],
       env: (stage as ProcessStageDescriptor).env,
       cwd: (stage as ProcessStageDescriptor).cwd,
@@ -102,6 +104,7 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
   const exportName = stage.export ?? 'default';
   if (typeof exportName !== 'string') throw badArgument(`stage '${stage.name}': export must be a string`, stage.name, index);
   if (stage.batch !== undefined && typeof stage.batch !== 'boolean') throw badArgument(`stage '${stage.name}': batch must be a boolean`, stage.name, index);
+  if (stage.inPlace !== undefined && typeof stage.inPlace !== 'boolean') throw badArgument(`stage '${stage.name}': inPlace must be a boolean`, stage.name, index);
   return {
     kind: 'worker',
     name: stage.name,
@@ -111,6 +114,7 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
     ordered: stage.ordered ?? true,
     options: stage.options,
     batch: stage.batch ?? false,
+    inPlace: stage.inPlace ?? false,
     command: [],
     env: undefined,
     cwd: undefined,
@@ -125,6 +129,8 @@ export class PipelinePlan {
   readonly batchRecords: number;
   readonly spin: number;
   readonly layout: StatsLayout;
+  /** Every stage is in place: the pipeline is one ring with a cursor per stage (chain.ts). */
+  readonly chained: boolean;
 
   /** Throws a PipelineError (ERR_BAD_ARGUMENT, ERR_STAGE_MODULE) naming what is wrong. */
   constructor(options: PipelineOptions) {
@@ -152,6 +158,22 @@ export class PipelinePlan {
         }
       }
     });
+    // In-place stages share one ring (chain.ts): every stage must be one, with one worker.
+    const inPlace = this.stages.findIndex((stage) => stage.inPlace);
+    if (inPlace >= 0) {
+      const other = this.stages.findIndex((stage) => !stage.inPlace || stage.workers !== 1);
+      if (other >= 0) {
+        const odd = this.stages[other];
+        throw badArgument(
+          `stage '${this.stages[inPlace].name}' is in place, so every stage must be (one ring for the whole pipeline, one worker per stage); '${odd.name}' ${
+            odd.kind === 'process' ? 'is a process stage' : !odd.inPlace ? 'is not in place' : `has ${odd.workers} workers`
+          }`,
+          this.stages[inPlace].name,
+          inPlace,
+        );
+      }
+    }
+    this.chained = inPlace >= 0;
     this.ringCapacity = options.ringCapacity ?? DEFAULT_RING_CAPACITY;
     this.maxRecordLength = options.maxRecordLength ?? Math.floor(this.ringCapacity / 4);
     this.batchRecords = options.batchRecords ?? DEFAULT_BATCH_RECORDS;

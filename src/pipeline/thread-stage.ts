@@ -131,6 +131,7 @@ export function startThreadStage(
       batchRecords: plan.batchRecords,
       spin: plan.spin,
       batch: stage.batch,
+      chain: run.chain === undefined ? undefined : { ring: inputRings[0].buffer, cursors: run.chain, stage: s + 1 },
     };
     tasks.push(
       (pool.run(task) as Promise<StageOutcome>).then(

@@ -32,6 +32,15 @@ export interface WorkerStageDescriptor {
    * says the same with its `batch` member.
    */
   batch?: boolean;
+  /**
+   * The stage changes each record where it lies (same length, same type) and writes nothing new:
+   * its function gets the record (or its batch handler the batch, with `buffer`, `offset` and
+   * `length`) and returns nothing. When every stage of the pipeline is in place, with one worker
+   * each, the pipeline is one ring that the source writes, each stage modifies in turn and the sink
+   * reads (a Disruptor-style chain): no stage copies a record. In-place stages need exactly that
+   * shape (every stage in place, one worker each); anything else is refused (ERR_BAD_ARGUMENT).
+   */
+  inPlace?: boolean;
   command?: undefined;
 }
 

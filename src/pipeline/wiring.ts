@@ -11,6 +11,7 @@ import { DATA_DOORBELL_INDEX, HEADER_LENGTH, SPACE_DOORBELL_INDEX } from '../lay
 import type { Parker } from '../parker.js';
 import type { PipelinePlan } from './plan.js';
 import type { ProcessState } from './process-stage.js';
+import { chainBufferLength } from './chain.js';
 import { ringStatsIndex } from './stats.js';
 import { PipelineError } from './types.js';
 
@@ -33,6 +34,8 @@ export interface RunContext {
   /** Aborts (with the failure) when the pipeline stops early. */
   readonly stop: AbortSignal;
   readonly processes: ProcessState[];
+  /** An in-place chain (plan.chained): the stages' cursor block (chain.ts); every boundary is then one ring. */
+  chain: SharedArrayBuffer | undefined;
   /** Whether the pipeline has already failed or been aborted. */
   failed(): boolean;
   /** Records the first failure and stops everything; later calls are ignored. */
@@ -74,6 +77,15 @@ export async function futexParkerOf(): Promise<Parker> {
 export function createRings(run: RunContext, ringFile: typeof RingFile | undefined): void {
   const { plan } = run;
   const tiers = plan.tierSizes();
+  if (plan.chained) {
+    // One ring for the whole chain; each boundary keeps its own counters (records written by the
+    // tier before it, read by the tier after it).
+    const buffer = createRing({ capacity: plan.ringCapacity, maxRecordLength: plan.maxRecordLength });
+    liveRingBuffers.add(buffer);
+    run.chain = new SharedArrayBuffer(chainBufferLength(plan.stages.length));
+    for (let b = 0; b + 1 < tiers.length; b++) run.boundaries.push([[{ buffer, statsIndex: ringStatsIndex(plan.layout, b) }]]);
+    return;
+  }
   let ringNumber = 0;
   for (let b = 0; b + 1 < tiers.length; b++) {
     const boundary: Ring[][] = [];

@@ -23,6 +23,8 @@ import { loadAcquire } from '../atomics.js';
 import { HEAD_INDEX, RECORD_HEADER_LENGTH, TAIL_INDEX } from '../layout.js';
 import { RingProducer } from '../producer.js';
 import { StageFailure, StageOutputWriter, type StageFailureCode } from './output.js';
+import { BatchCursor } from './cursor.js';
+import { runChainStage, type ChainRef } from './chain.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
 
 /** An in-memory ring (shared, not copied, by structured clone) or a ring file the worker opens itself. */
@@ -56,6 +58,8 @@ export interface StageTask {
   spin: number;
   /** The exported function is a batch handler (stage option `batch: true`). */
   batch: boolean;
+  /** An in-place chain's stage (chain.ts): no rings of its own, a cursor in the one ring. */
+  chain?: ChainRef;
 }
 
 export type { StageFailureCode };
@@ -203,50 +207,6 @@ async function loadStage(task: StageTask, where: string): Promise<StageDefinitio
   );
 }
 
-/** The reusable cursor behind StageBatch: integer bookkeeping in typed arrays, no object per record. */
-class BatchCursor implements StageBatch {
-  count = 0;
-  buffer: Uint8Array = new Uint8Array(0);
-  offset = 0;
-  length = 0;
-  type = 0;
-  index = -1;
-  position = -1;
-  readonly offsets: Int32Array;
-  readonly lengths: Int32Array;
-  readonly types: Int32Array;
-  readonly items: Float64Array;
-  readonly indices: Float64Array;
-  /** Called when the cursor leaves a record and when it reaches the next one (output framing). */
-  onLeave: () => void = () => {};
-  onEnter: (position: number) => void = () => {};
-
-  constructor(capacity: number) {
-    this.offsets = new Int32Array(capacity);
-    this.lengths = new Int32Array(capacity);
-    this.types = new Int32Array(capacity);
-    this.items = new Float64Array(capacity);
-    this.indices = new Float64Array(capacity);
-  }
-
-  next(): boolean {
-    if (this.position >= 0 && this.position < this.count) this.onLeave();
-    if (this.position < this.count) this.position++;
-    if (this.position >= this.count) return false;
-    const position = this.position;
-    this.offset = this.offsets[position];
-    this.length = this.lengths[position];
-    this.type = this.types[position];
-    this.index = this.indices[position];
-    this.onEnter(position);
-    return true;
-  }
-
-  get data(): Uint8Array {
-    return this.buffer.subarray(this.offset, this.offset + this.length);
-  }
-}
-
 export default async function runStageWorker(task: StageTask): Promise<StageOutcome> {
   const where = `stage '${task.stage}' (worker ${task.worker})`;
   const kind: 'item' | 'worker' = task.orderedInput ? 'item' : 'worker';
@@ -259,6 +219,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
   let writer: StageOutputWriter | undefined;
   try {
     const definition = await loadStage(task, where);
+    if (task.chain !== undefined) return { ok: true, ...(await runChainStage(task, task.chain, definition, where)) };
     // Ring files (next to a process stage) are opened here: this thread takes the role lock, and
     // waits and wakes with futexes the other process sees. Only those workers load the addon.
     const fileModule = [...task.inputs, ...task.outputs].some((ref) => ref.path !== undefined) ? await import('../file.js') : undefined;
@@ -280,7 +241,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       const options = { spin: task.spin, publish: 'manual' as const };
       producers.push(ref.path === undefined ? new RingProducer(ref.buffer, options) : open(ref.path).producer(options));
     }
-    const out = new FanOut(producers, { ordered: task.orderedOutput, stats, ringStats: task.outputRingStats });
+    const out = new FanOut(producers, { ordered: task.orderedOutput, stats, ringStats: task.outputRingStats, batched: true });
     const output = new StageOutputWriter(out, { orderedOutput: task.orderedOutput, stats, recordsOutIndex: slot + NODE_RECORDS_OUT, where });
     writer = output;
     const context: StageContext = {
@@ -366,11 +327,13 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       output.endItem();
     };
 
-    // Batch handlers: the records of one poll are gathered (their memory stays valid until the poll
-    // returns, when the ring releases them) and handed over together when the poll's last record
-    // arrives. Which record is last is counted in bytes from the ring's head and tail at the start of
-    // the poll: the poll delivers at least what the tail said then, or its limit.
+    // Batch handlers: the records of one read are gathered (their memory stays valid until the read
+    // ends, when the ring releases them) and handed over together at its end. With one input ring
+    // the read is a batch of the ring's batch reader, which says when it ends (onBatchEnd). With
+    // several it is a poll, and which record is its last is counted in bytes from the ring's head
+    // and tail at the start of the poll: the poll delivers at least what the tail said then, or its limit.
     const batchFunction = definition.batch;
+    const singleInput = consumers.length === 1;
     const cursor = batchFunction !== undefined ? new BatchCursor(task.batchRecords) : undefined;
     let pollRemaining = 0;
     let pollLeft = 0;
@@ -430,13 +393,13 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       batch.indices[position] = task.orderedInput ? item : inputIndex;
       inputIndex++;
       stats[slot + NODE_RECORDS_IN]++;
-      if (lastOfPoll(offset, length) || batch.count === batch.offsets.length) runBatch();
+      if ((!singleInput && lastOfPoll(offset, length)) || batch.count === batch.offsets.length) runBatch();
     };
 
     const onControl = (code: number, item: number, offset: number, length: number): void => {
       if (cursor !== undefined) {
         // Output for the records before it comes first; then the framing travels.
-        lastOfPoll(offset, length);
+        if (!singleInput) lastOfPoll(offset, length);
         runBatch();
         if (!task.orderedInput) return;
       } else if (!task.orderedInput) {
@@ -453,7 +416,12 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       cursor !== undefined ? onBatchRecord : onRecordCall,
       onControl,
     );
-    if (cursor !== undefined) input.onPollStart = onPollStart;
+    // One input ring is read in batches that end with a call (FanIn.pumpSingle); several are polled.
+    if (cursor !== undefined && singleInput) {
+      cursor.buffer = consumers[0].data;
+      input.onBatchEnd = runBatch;
+    }
+    else if (cursor !== undefined) input.onPollStart = onPollStart;
 
     // Publishing: the producers publish only when this loop says (and when a claim finds a ring full):
     // every `batchRecords` records, before it waits for input, and whenever a millisecond has passed
