@@ -3,7 +3,8 @@
  * ring (src/pipeline/chain.ts). Every record is checked at every stage and in the sink (seeded
  * stream: index, type, length and every payload byte), over many laps of a small ring; failures
  * name the stage and the record; a stage that writes over a header is caught by the next one;
- * shapes that cannot be one ring are refused. No timing assertions. Workers run dist/: build first.
+ * shapes that cannot be one ring are refused. Also batch sinks ({ batch }), after a chain and after
+ * copying stages. No timing assertions. Workers run dist/: build first.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pipeline, runPipeline, type StageDescriptor } from '../src/pipeline/index.js';
@@ -166,5 +167,71 @@ describe('in-place chains: failures', () => {
     );
     expect(error?.code).toBe('ERR_BAD_ARGUMENT');
     expect(error?.message).toMatch(message as RegExp);
+  });
+});
+
+/** A batch sink ({ batch }) that checks record n arrives n-th with every payload byte XOR key, read in place. */
+function keyedBatchSink(key: number) {
+  const { sink, state } = keyedSink(key);
+  const batches = { count: 0, records: 0 };
+  return {
+    sink: {
+      batch(batch: { next(): boolean; buffer: Uint8Array; offset: number; length: number; type: number; count: number }) {
+        batches.count++;
+        batches.records += batch.count;
+        while (batch.next()) sink(batch.buffer.subarray(batch.offset, batch.offset + batch.length), batch.type);
+      },
+    },
+    state,
+    batches,
+  };
+}
+
+describe('batch sinks ({ batch })', () => {
+  it.each([
+    ['an in-place chain', [stage('scramble', 'scramble')], SCRAMBLE],
+    ['a copying stage', [{ name: 'copy', module: new URL('./fixtures/stages/seeded.mjs', import.meta.url), export: 'verify' }], 0],
+    ['a last stage of three workers (three sink rings)', [{ name: 'copy', module: new URL('./fixtures/stages/seeded.mjs', import.meta.url), export: 'verify', workers: 3 }], 0],
+  ])('after %s: every record, in order, in batches', async (_label, stages, key) => {
+    const { sink, state, batches } = keyedBatchSink(key as number);
+    await runPipeline({ ...SMALL_RING, stages: stages as StageDescriptor[], source: seededSource(COUNT), sink });
+    expect(state.mismatch).toBeUndefined();
+    expect(state.received).toBe(COUNT);
+    expect(batches.records).toBe(COUNT);
+    expect(batches.count).toBeGreaterThan(0);
+  });
+
+  it('one sink ring: batches of more than one record', async () => {
+    const { sink, batches } = keyedBatchSink(SCRAMBLE);
+    await runPipeline({ ...SMALL_RING, stages: [stage('scramble', 'scramble')], source: seededSource(COUNT), sink });
+    expect(batches.count).toBeLessThan(COUNT);
+  });
+
+  it('a batch sink that throws names the record; one that returns a Promise is refused', async () => {
+    const thrower = await failure(
+      new Pipeline({
+        ...SMALL_RING,
+        stages: [stage('check', 'check')],
+        source: seededSource(COUNT),
+        sink: {
+          batch(batch) {
+            while (batch.next()) if (batch.index === 4321) throw new Error('sink refuses 4321');
+          },
+        },
+      }),
+    );
+    expect(thrower.code).toBe('ERR_SINK_FAILED');
+    expect(thrower.recordIndex).toBe(4321);
+    expect(thrower.message).toMatch(/sink threw on record 4321 \(in a batch\): sink refuses 4321/);
+    const promised = await failure(
+      new Pipeline({
+        ...SMALL_RING,
+        stages: [stage('check', 'check')],
+        source: seededSource(100),
+        sink: { batch: (async () => {}) as unknown as () => void },
+      }),
+    );
+    expect(promised.code).toBe('ERR_SINK_FAILED');
+    expect(promised.message).toMatch(/synchronous and returns nothing; it returned a Promise/);
   });
 });

@@ -90,7 +90,7 @@ function issue13Floors(finder) {
   // Issue 14: a 3-stage pipeline of 64 B records writing in place, against the 0.1 configuration
   // (stages returning views, spin 200) and piscina with 256 records per task, same rounds.
   const pipeline = finder('pipeline');
-  for (const transport of ['shmring-pipeline-inplace', 'shmring-pipeline-batch', 'shmring-pipeline-fused']) {
+  for (const transport of ['shmring-pipeline-chain', 'shmring-pipeline-chain-records', 'shmring-pipeline-inplace', 'shmring-pipeline-batch', 'shmring-pipeline-fused']) {
     ratioFloor('pipeline', pipeline(transport, 64), 'shmring-pipeline', 2.5, `3-stage pipeline 64 B, ${transport} vs the 0.1 configuration (issue 14)`);
     ratioFloor('pipeline', pipeline(transport, 64), 'piscina-tasks-batched', 5, `3-stage pipeline 64 B, ${transport} vs piscina 256 records per task (issue 14)`);
   }

@@ -27,7 +27,7 @@ import { ProcessPeer, WorkerPeer, heapBaseline, runRecordSize } from '../harness
 import { ringFiles, shmName } from '../lib/availability.mjs';
 import { receiveFrames, socketServer } from '../lib/sockets.mjs';
 import { Delivery, recordCounts, ringCapacityFor } from '../lib/workload.mjs';
-import { MIN_RECORD, checksum, makeRecord, maskedChecksum, pristineChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
+import { MIN_RECORD, checksum, checksumAt, makeRecord, maskedChecksum, pristineChecksum, sequenceOf, setSequence } from './pipeline-stages/record.mjs';
 
 const WORKER_URL = new URL('./inproc-worker.mjs', import.meta.url);
 const PEER = fileURLToPath(new URL('./peer-process.mjs', import.meta.url));
@@ -195,10 +195,15 @@ function stageSink(size, last, warmup = 1, pristine = false) {
     lastAt: 0,
     first: undefined,
     accept(data) {
-      const sequence = sequenceOf(data);
+      sink.acceptAt(data, 0, data.length);
+    },
+    /** accept() for the record at buffer[offset, offset + length) (a batch sink: no view per record). */
+    acceptAt(buffer, offset, length) {
+      const sequence = (buffer[offset] | (buffer[offset + 1] << 8) | (buffer[offset + 2] << 16) | (buffer[offset + 3] << 24)) >>> 0;
       if (sequence !== sink.next) throw new Error(`sink: record ${sequence} arrived, expected ${sink.next}`);
-      if (data.length !== size) throw new Error(`sink: record ${sequence} has ${data.length} bytes, expected ${size}`);
-      if (checksum(data) !== expected) throw new Error(`sink: record ${sequence} has checksum ${checksum(data)}, expected ${expected}`);
+      if (length !== size) throw new Error(`sink: record ${sequence} has ${length} bytes, expected ${size}`);
+      const sum = checksumAt(buffer, offset, length);
+      if (sum !== expected) throw new Error(`sink: record ${sequence} has checksum ${sum}, expected ${expected}`);
       sink.next++;
       if (sequence === warmup - 1) {
         sink.firstAt = performance.now();
@@ -251,6 +256,10 @@ function memoryOfMain(heapBefore) {
  *   shmring-pipeline-inplace  the stages write through context.claim/commit
  *   shmring-pipeline-fused    the three 0.1 stage functions called in turn by one stage (by hand)
  *   shmring-pipeline-batch    batch handlers (many records per call), writing in place
+ *   shmring-pipeline-chain    in-place stages (inPlace: true) as batch handlers: one ring for the
+ *                             whole pipeline, each stage changes the record where it lies (no copy);
+ *                             the sink is a batch sink ({ batch }: no view per record)
+ *   shmring-pipeline-chain-records  the same with record functions (a view per record)
  *   shmring-noop-1/-2         one / two do-nothing stages: the per-record cost of a stage is the difference
  */
 const PIPELINE_VARIANTS = {
@@ -279,6 +288,17 @@ const PIPELINE_VARIANTS = {
     stages: () => STAGES.map((name) => ({ name, module: stageUrl('batch'), export: name, batch: true })),
     extra: {},
   },
+  'shmring-pipeline-chain': {
+    label: 'parse -> transform -> verify in place (inPlace batch handlers: one ring, no copy between stages), batch sink',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl('chain'), export: name, batch: true, inPlace: true })),
+    extra: {},
+    batchSink: true,
+  },
+  'shmring-pipeline-chain-records': {
+    label: 'parse -> transform -> verify in place (inPlace record functions: one ring, a view per record)',
+    stages: () => STAGES.map((name) => ({ name, module: stageUrl('chain'), export: `${name}Record`, inPlace: true })),
+    extra: {},
+  },
   'shmring-noop-1': {
     label: 'one do-nothing stage',
     stages: () => [{ name: 'noop', module: stageUrl('noop') }],
@@ -293,7 +313,7 @@ const PIPELINE_VARIANTS = {
 
 function shmringPipeline(size, variant = 'shmring-pipeline') {
   const warmup = Math.min(PIPELINE_WARMUP, Math.max(256, Math.floor(PIPELINE_WARMUP_BYTES / size)));
-  const { label, stages, extra } = PIPELINE_VARIANTS[variant];
+  const { label, stages, extra, batchSink = false } = PIPELINE_VARIANTS[variant];
   // The do-nothing pipelines skip transform: the sink then expects the pristine checksum.
   const pristine = variant.startsWith('shmring-noop');
   return stageContender(variant, `runPipeline: ${label} (after ${warmup} warm-up records)`, size, {
@@ -320,7 +340,13 @@ function shmringPipeline(size, variant = 'shmring-pipeline') {
             if (full) await full;
           }
         },
-        sink: (data) => sink.accept(data),
+        sink: batchSink
+          ? {
+              batch(batch) {
+                while (batch.next()) sink.acceptAt(batch.buffer, batch.offset, batch.length);
+              },
+            }
+          : (data) => sink.accept(data),
       });
       return { elapsedMs: sink.check(this.transport), ...memoryOfMain(heapBefore) };
     },

@@ -10,6 +10,8 @@ import { FanIn, FanOut, MAX_PIPELINE_TYPE } from './io.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
 import { PipelineError, type PipelineInput, type PipelineSink, type PipelineSource, type SourceWriter } from './types.js';
 import { futexParkerOf, type RunContext } from './wiring.js';
+import { BatchCursor } from './cursor.js';
+import type { StageBatch } from './worker.js';
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
@@ -105,6 +107,7 @@ export async function runSink(run: RunContext, sink: PipelineSink, consumers: Ri
   const slot = plan.nodeSlot(tier, 0);
   let pending: PromiseLike<unknown> | undefined;
   let received = 0;
+  if (typeof sink !== 'function') return runBatchSink(run, sink.batch, consumers);
   const onRecord = (type: number, data: Uint8Array, offset: number, length: number): void => {
     stats[slot + NODE_CURRENT_INDEX] = received;
     received++;
@@ -159,6 +162,86 @@ export async function runSink(run: RunContext, sink: PipelineSink, consumers: Ri
       }
       handled = 1;
     }
+    stats[slot + NODE_BUSY_MS] += performance.now() - started;
+    if (handled < 0) break;
+    if (handled > 0) continue;
+    const waitStarted = performance.now();
+    await input.waitAsync(stop);
+    stats[slot + NODE_INPUT_WAIT_MS] += performance.now() - waitStarted;
+  }
+  input.close();
+}
+
+/**
+ * A batch sink ({ batch }): the records of each read are gathered (offsets, no view) and handed over
+ * together before the read releases them. With one input ring a read is a batch of the ring's batch
+ * reader (FanIn.onBatchEnd); with several, each record is its own batch (a poll releases its
+ * records before the next ring is polled).
+ */
+async function runBatchSink(run: RunContext, handler: (batch: StageBatch) => void, consumers: RingConsumer[]): Promise<void> {
+  const { plan } = run;
+  const stop = run.stop;
+  const stats = run.stats64;
+  const tier = plan.stages.length + 1;
+  const slot = plan.nodeSlot(tier, 0);
+  const single = consumers.length === 1;
+  const cursor = new BatchCursor(plan.batchRecords);
+  let received = 0;
+  cursor.onEnter = (position) => {
+    stats[slot + NODE_CURRENT_INDEX] = cursor.indices[position];
+  };
+  const runBatch = (): void => {
+    const count = cursor.count;
+    if (count === 0) return;
+    cursor.position = -1;
+    let result: unknown;
+    try {
+      result = handler(cursor);
+    } catch (error) {
+      const index = cursor.position >= 0 && cursor.position < count ? cursor.index : cursor.indices[0];
+      cursor.count = 0;
+      throw new PipelineError('ERR_SINK_FAILED', `shmring pipeline: sink threw on record ${index} (in a batch): ${(error as Error)?.message ?? String(error)}`, {
+        stage: 'sink',
+        recordIndex: index,
+        cause: error,
+      });
+    }
+    cursor.count = 0;
+    stats[slot + NODE_RECORDS_IN] = received;
+    if (result !== undefined) {
+      throw new PipelineError('ERR_SINK_FAILED', `shmring pipeline: a batch sink is synchronous and returns nothing; it returned ${isThenable(result) ? 'a Promise' : typeof result}`, {
+        stage: 'sink',
+        recordIndex: received - 1,
+      });
+    }
+  };
+  const onRecord = (type: number, data: Uint8Array, offset: number, length: number): void => {
+    const position = cursor.count++;
+    cursor.buffer = data;
+    cursor.offsets[position] = offset;
+    cursor.lengths[position] = length;
+    cursor.types[position] = type;
+    cursor.indices[position] = received++;
+    if (!single || cursor.count === cursor.offsets.length) runBatch();
+  };
+  const input = new FanIn(
+    consumers,
+    {
+      ordered: plan.readsOrdered(tier),
+      first: 0,
+      stride: 1,
+      parker: run.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
+      stats,
+      ringStats: run.boundaries[tier - 1].map((row) => row[0].statsIndex),
+    },
+    onRecord,
+    () => {},
+  );
+  if (single) input.onBatchEnd = runBatch;
+  for (;;) {
+    if (stop.aborted) return;
+    const started = performance.now();
+    const handled = input.pump(plan.batchRecords);
     stats[slot + NODE_BUSY_MS] += performance.now() - started;
     if (handled < 0) break;
     if (handled > 0) continue;

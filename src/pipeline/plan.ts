@@ -136,7 +136,10 @@ export class PipelinePlan {
   constructor(options: PipelineOptions) {
     if (options === null || typeof options !== 'object') throw badArgument('options must be an object');
     if (!Array.isArray(options.stages) || options.stages.length === 0) throw badArgument('stages must be a non-empty array');
-    if (typeof options.sink !== 'function') throw badArgument(`sink must be a function (data, type) => void; got ${typeof options.sink}`);
+    const sink = options.sink as unknown;
+    if (typeof sink !== 'function' && !(sink !== null && typeof sink === 'object' && typeof (sink as { batch?: unknown }).batch === 'function')) {
+      throw badArgument(`sink must be a function (data, type) => void or { batch(batch) }; got ${sink === null ? 'null' : typeof sink}`);
+    }
     const source = options.source as unknown;
     if (
       typeof source !== 'function' &&

@@ -1,3 +1,4 @@
+import type { StageBatch } from './worker.js';
 /**
  * The public types of pipelines: stage descriptors, sources and sinks, options, errors and stats.
  * Everything here is part of the package's API (src/index.ts re-exports it).
@@ -91,7 +92,13 @@ export type PipelineSource =
  * `data` is a view of ring memory (zero-copy), valid only during the synchronous part of the call:
  * copy what must outlive it. Returning a Promise holds the next record back until it settles.
  */
-export type PipelineSink = (data: Uint8Array, type: number) => void | Promise<void>;
+/**
+ * The sink: a function called per record with a view of it (valid during the call; a returned
+ * Promise is awaited before the next record), or `{ batch }`: a synchronous batch handler called
+ * with many records at a time, walked with batch.next() and read in place through
+ * buffer/offset/length (no view per record; the fastest way out of a pipeline).
+ */
+export type PipelineSink = ((data: Uint8Array, type: number) => void | Promise<void>) | { batch: (batch: StageBatch) => void };
 
 export interface PipelineOptions {
   source: PipelineSource;

@@ -1,14 +1,7 @@
 // The three stages of record.mjs as in-place stages (stage option inPlace: true): each changes or
 // checks the record where it lies in the pipeline's one ring, and writes nothing. Batch handlers
 // (buffer/offset/length, no view per record) and, below, the same as record functions.
-import { MASK, SEQUENCE_BYTES, checksum, mask, maskedChecksum, pristineChecksum, sequenceOf } from './record.mjs';
-
-/** checksum() of the record at buffer[offset, offset + length), without a view. */
-function checksumAt(buffer, offset, length) {
-  let sum = buffer[offset + SEQUENCE_BYTES];
-  for (let i = 64; i < length - 1; i += 64) sum += buffer[offset + i];
-  return sum + buffer[offset + length - 1];
-}
+import { MASK, SEQUENCE_BYTES, checksum, checksumAt, mask, maskedChecksum, pristineChecksum, sequenceOf } from './record.mjs';
 
 function failAt(stage, batch, sum, expected) {
   const record = batch.data;

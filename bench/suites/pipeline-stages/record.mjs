@@ -20,6 +20,13 @@ export function checksum(data) {
   return sum + data[length - 1];
 }
 
+/** checksum() of the record at buffer[offset, offset + length), without a view. */
+export function checksumAt(buffer, offset, length) {
+  let sum = buffer[offset + SEQUENCE_BYTES];
+  for (let i = 64; i < length - 1; i += 64) sum += buffer[offset + i];
+  return sum + buffer[offset + length - 1];
+}
+
 /** Flips each touched byte once (XOR MASK); the positions are those `checksum` reads, each once. */
 export function mask(data) {
   const length = data.length;
