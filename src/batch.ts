@@ -164,11 +164,16 @@ export class RecordBatchWriter {
 
   /** Publishes every record of the batch with one store of the tail, wakes a parked consumer, and ends the batch. Returns the count. */
   publish(): number {
+    return this.publishAndWake(true);
+  }
+
+  /** @internal publish(); with `wake` false a parked consumer is left parked (RingProducer.publishTail). */
+  publishAndWake(wake: boolean): number {
     if (!this.isOpen) throw this.producer.batchNotOpen();
     const records = this.records;
     this.isOpen = false;
     this.records = 0;
-    this.producer.batchPublish(this.position, records);
+    this.producer.batchPublish(this.position, records, wake);
     return records;
   }
 

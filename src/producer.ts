@@ -384,11 +384,11 @@ export class RingProducer extends RingSide {
   }
 
   /** @internal RecordBatchWriter.publish: the batch's end becomes the write position, published with one store of the tail. */
-  batchPublish(position: number, records: number): void {
+  batchPublish(position: number, records: number, wake = true): void {
     this.writePosition = position;
     this.batchStart = -1;
     this.recordsWritten += records;
-    this.flush();
+    this.publishTail(wake);
   }
 
   /** @internal RecordBatchWriter.abort: the batch's bytes stay unpublished and are written over. */
@@ -411,12 +411,33 @@ export class RingProducer extends RingSide {
    * it is parked. Cheap when there is nothing to publish.
    */
   flush(): void {
+    this.publishTail(true);
+  }
+
+  /** A publish that did not wake a parked consumer (publishTail(false)) is owed a wake by the next one that may. */
+  private wakeOwed = false;
+
+  /**
+   * @internal flush(), and with `wake` false a publish that leaves a parked consumer parked (a
+   * pipeline stage that publishes often while it has input: FanOut.flush). Whoever publishes that
+   * way must publish with a wake before it waits itself and at its end; the wake is then owed even
+   * when nothing new is published.
+   */
+  publishTail(wake: boolean): void {
     // An open batch is published by its own publish(): only what came before it goes now.
     const position = this.batchStart === -1 ? this.writePosition : this.batchStart;
-    if (position === this.publishedTail) return;
-    storeSeqCst(this.words, TAIL_INDEX, position);
-    this.publishedTail = position;
-    this.pendingRecords = 0;
+    if (position !== this.publishedTail) {
+      storeSeqCst(this.words, TAIL_INDEX, position);
+      this.publishedTail = position;
+      this.pendingRecords = 0;
+    } else if (!(wake && this.wakeOwed)) {
+      return;
+    }
+    if (!wake) {
+      this.wakeOwed = true;
+      return;
+    }
+    this.wakeOwed = false;
     this.wakePeer();
   }
 

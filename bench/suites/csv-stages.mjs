@@ -2,7 +2,8 @@
  * The CSV app's two stages as runPipeline stages (the `runPipeline` variant of the csv suite): the
  * same parser, typed trade records and aggregate as the other variants (csv-app.mjs).
  *   parse      a batch handler: each input record is a run of whole lines; every line is parsed
- *              and written to the next ring as a typed trade, claimed in place (context.claim)
+ *              and written to the next ring as a typed trade, claimed in place on the next ring's
+ *              batch writer (context.batch(); the stage is unordered, so no framing is owed)
  *   aggregate  { init, batch, end }: folds every trade into an Aggregate; the end hook writes the
  *              result as one JSON record (type 1)
  * A record of type WARM_TYPE ends the warm-up: parse passes it on, aggregate starts over and passes
@@ -21,6 +22,9 @@ let outputCursor;
 let cursorOutput;
 
 export function parse(batch, context) {
+  // The next ring's batch writer (the stage is ordered: false, so no framing is owed): a claim per
+  // trade, no commit; the pipeline publishes between calls.
+  let out = context.batch();
   while (batch.next()) {
     if (batch.type === WARM_TYPE) {
       context.write(EMPTY, WARM_TYPE);
@@ -33,15 +37,18 @@ export function parse(batch, context) {
       if (data[i] !== NEWLINE) continue;
       parseLine(data, lineStart, i, fields);
       lineStart = i + 1;
-      const at = context.claim(TRADE_SIZE, 0);
-      // context.output is the ring the claim is in: one cursor per ring, made once.
-      if (context.output !== cursorOutput) {
-        cursorOutput = context.output;
+      let at = out.claim(TRADE_SIZE, 0);
+      if (at < 0) {
+        out = context.waitForRoom(TRADE_SIZE);
+        at = out.claim(TRADE_SIZE, 0);
+      }
+      // One cursor over the ring's data, made once.
+      if (out.data !== cursorOutput) {
+        cursorOutput = out.data;
         outputCursor = trade.cursor(cursorOutput);
       }
       outputCursor.at(at);
       putTrade(outputCursor, fields);
-      context.commit();
     }
   }
 }

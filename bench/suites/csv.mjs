@@ -209,11 +209,12 @@ function fileWorkload(lines, meanLine, bytesPerLine) {
  * unordered: an aggregate needs no order (with one parse worker the records come in order anyway,
  * without the item framing an ordered stage writes).
  */
-function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
+function pipelineContender(file, lines, expected, meanLine, bytesPerLine, parseWorkers = 1) {
+  const transport = parseWorkers === 1 ? 'runPipeline' : `runPipeline-parse${parseWorkers}`;
   return {
-    id: 'runPipeline@csv',
-    transport: 'runPipeline',
-    label: `runPipeline: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse (batch handler, unordered, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the end of a warm-up of the first ${WARMUP_LINES.toLocaleString('en')} lines (fresh workers per run)`,
+    id: `${transport}@csv`,
+    transport,
+    label: `runPipeline: source writes runs of whole lines (<= ${RUN_BYTES / 1024} KiB), parse x${parseWorkers} (batch handler, ${parseWorkers > 1 ? 'ordered' : 'unordered'}, typed trades claimed in place) -> aggregate ({ init, batch, end }, the end hook writes the result); rings 4 MiB; timed from the end of a warm-up of the first ${WARMUP_LINES.toLocaleString('en')} lines (fresh workers per run)`,
     ...fileWorkload(lines, meanLine, bytesPerLine),
     async trial(count) {
       const heapBefore = heapBaseline();
@@ -225,7 +226,8 @@ function pipelineContender(file, lines, expected, meanLine, bytesPerLine) {
         ringCapacity: RING_CAPACITY,
         maxRecordLength: RUN_BYTES,
         stages: [
-          { name: 'parse', module: STAGES_URL, export: 'parse', batch: true, ordered: false },
+          // Two parse workers keep order, so that the warm-up marker comes after every warm-up line.
+          { name: 'parse', module: STAGES_URL, export: 'parse', batch: true, ordered: parseWorkers > 1, workers: parseWorkers },
           { name: 'aggregate', module: STAGES_URL, export: 'aggregate' },
         ],
         async source(writer) {

@@ -41,7 +41,7 @@ import {
 } from '../layout.js';
 import { atomicsParker } from '../parker.js';
 import { BatchCursor } from './cursor.js';
-import { PipelineProtocolError } from './io.js';
+import { PipelineProtocolError, WAKE_INTERVAL_MS } from './io.js';
 import { StageFailure } from './output.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT, RING_READ, RING_WRITTEN } from './stats.js';
 import type { StageContext, StageDefinition, StageTask } from './worker.js';
@@ -102,6 +102,8 @@ function chainContext(task: StageTask, where: string, current: { index: number }
     claim: refuse,
     commit: refuse,
     write: refuse,
+    batch: refuse,
+    waitForRoom: refuse,
   };
   return Object.seal(context);
 }
@@ -160,13 +162,21 @@ export async function runChainStage(task: StageTask, chain: ChainRef, definition
   };
 
   /** Stage k's cursor moves to `position`: the records before it are the next reader's. */
-  const publish = (position: number, wakeAnyway: boolean): void => {
+  const publish = (position: number): void => {
     storeSeqCst(cursors, mine + CHAIN_POSITION, position);
-    if (wakeAnyway || loadSeqCst(cursors, mine + CHAIN_WAITING) !== 0) {
+  };
+  /**
+   * Wakes the next reader if it is parked (after a publish: the second half of FORMAT.md §6), or
+   * whatever its flag says. While input keeps coming this runs at most once per WAKE_INTERVAL_MS
+   * (as a stage worker's flush, worker.ts); before this stage waits and at its end, always.
+   */
+  const wakeReader = (anyway: boolean): void => {
+    if (anyway || loadSeqCst(cursors, mine + CHAIN_WAITING) !== 0) {
       fetchAddSeqCst(cursors, mine + CHAIN_DOORBELL, 1);
       atomicsParker.wake(cursors, mine + CHAIN_DOORBELL);
     }
   };
+  let lastWake = performance.now();
 
   const corrupt = (field: string, value: number, expected: string, position: number): PipelineProtocolError =>
     new PipelineProtocolError(
@@ -194,6 +204,7 @@ export async function runChainStage(task: StageTask, chain: ChainRef, definition
     }
     if (available === 0) {
       if (upstreamEnded(position)) break;
+      wakeReader(false);
       const waitStarted = performance.now();
       waitForInput(position);
       inputWaitMs += performance.now() - waitStarted;
@@ -275,8 +286,13 @@ export async function runChainStage(task: StageTask, chain: ChainRef, definition
       stats[task.outputRingStats[0] + RING_WRITTEN] += count;
     }
     position = end;
-    publish(position, false);
-    busyMs += performance.now() - started;
+    publish(position);
+    const finished = performance.now();
+    if (finished - lastWake >= WAKE_INTERVAL_MS) {
+      wakeReader(false);
+      lastWake = finished;
+    }
+    busyMs += finished - started;
     stats[slot + NODE_BUSY_MS] = busyMs;
   }
   current.index = -1;
@@ -289,6 +305,6 @@ export async function runChainStage(task: StageTask, chain: ChainRef, definition
     }
   }
   // The next reader may be parked having seen no end yet: ring whatever its flag says.
-  publish(position, true);
+  wakeReader(true);
   return { recordsIn: stats[slot + NODE_RECORDS_IN], recordsOut: stats[slot + NODE_RECORDS_OUT] };
 }

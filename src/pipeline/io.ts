@@ -41,6 +41,9 @@ import type { RingProducer } from '../producer.js';
 import type { RecordBatchWriter } from '../batch.js';
 import { RING_READ, RING_WRITTEN } from './stats.js';
 
+/** While input keeps coming, a stage wakes a parked consumer at most this often (ms): worker.ts, chain.ts. */
+export const WAKE_INTERVAL_MS = 1;
+
 /** Record type reserved for the pipeline's framing records. User record types are 0 ..= MAX_PIPELINE_TYPE. */
 export const CONTROL_TYPE = 0xffff;
 /** Largest record type a source or stage may use inside a pipeline (0xFFFF frames items). */
@@ -469,11 +472,42 @@ export class FanOut {
   }
 
   /** Batched: publishes the open batch (one store of the tail) and counts its records. */
-  private publishBatch(): void {
+  private publishBatch(wake = true): void {
     const writer = this.writer;
     if (writer === undefined) return;
     this.writer = undefined;
-    this.stats[this.ringStats[0] + RING_WRITTEN] += writer.publish();
+    const records = writer.publishAndWake(wake);
+    this.stats[this.ringStats[0] + RING_WRITTEN] += records;
+    // Records a stage claimed on the writer itself (context.batch()) are counted here, the others where they were written.
+    if (this.recordsOutIndex >= 0) this.stats[this.recordsOutIndex] += records - this.countedInBatch;
+    this.countedInBatch = 0;
+  }
+
+  /** Batched: records of the open batch written through tryWrite/tryClaim (counted by their writer). */
+  private countedInBatch = 0;
+  /** Index into stats of the node's records-out counter, for records written on the batch writer directly; -1: none. */
+  recordsOutIndex = -1;
+
+  /**
+   * Batched: the open batch writer itself, for a stage that claims its output records on it
+   * (context.batch()); undefined when this output is not one ring written in batches.
+   */
+  directBatch(): RecordBatchWriter | undefined {
+    return this.batched ? this.batch() : undefined;
+  }
+
+  /**
+   * Batched: publishes the open batch, blocks this thread until a record of `length` bytes fits in
+   * the ring, and returns the writer, open again (context.waitForRoom). Throws ERR_CLOSED if the
+   * consumer left.
+   */
+  waitForRoom(length: number): RecordBatchWriter {
+    this.publishBatch();
+    const producer = this.producers[0];
+    // A claim that waits for room, then gives it back: nothing is written (a wrap's padding may be).
+    producer.claimSync(length, 0);
+    producer.abort();
+    return this.batch();
   }
 
   /** Ordered: the ring of item `item`. */
@@ -488,6 +522,7 @@ export class FanOut {
       const at = writer.claim(payload.length, type);
       if (at < 0) return 0;
       writer.data.set(payload, at);
+      this.countedInBatch++;
       return -1;
     }
     if (this.ordered || producers.length === 1) {
@@ -561,7 +596,10 @@ export class FanOut {
   commitClaim(): void {
     const index = this.claimRing;
     this.claimRing = -1;
-    if (this.batched && !this.claimedAlone) return; // part of the batch: counted when it is published
+    if (this.batched && !this.claimedAlone) {
+      this.countedInBatch++; // part of the batch: the ring's counter counts it when it is published
+      return;
+    }
     this.producers[index].commit();
     this.stats[this.ringStats[index] + RING_WRITTEN]++;
   }
@@ -591,9 +629,14 @@ export class FanOut {
     return CONTROL_PAYLOADS[code];
   }
 
-  flush(): void {
-    if (this.batched) this.publishBatch();
-    for (const producer of this.producers) producer.flush();
+  /**
+   * Publishes what was written. With `wake` false a parked consumer stays parked (it is woken by the
+   * next flush with a wake, which the caller owes before it waits and at its end: see
+   * RingProducer.publishTail); a stage worker publishes that way while it has input.
+   */
+  flush(wake = true): void {
+    if (this.batched) this.publishBatch(wake);
+    for (const producer of this.producers) producer.publishTail(wake);
   }
 
   /** end: true marks the end of the stream for every consumer; false only detaches (after a failure). */

@@ -14,6 +14,7 @@
  *
  * Nothing here allocates per record: one scratch buffer (for the rare regroup) is made per worker.
  */
+import type { RecordBatchWriter } from '../batch.js';
 import { CONTROL_TYPE, FanOut, GROUP_BEGIN, GROUP_END, ITEM_EMPTY, MAX_PIPELINE_TYPE } from './io.js';
 
 export type StageFailureCode =
@@ -182,6 +183,50 @@ export class StageOutputWriter {
       this.control(GROUP_BEGIN);
     }
     this.grouped = true;
+  }
+
+  /**
+   * ctx.batch(): the next ring's batch writer, open, for records claimed on it directly (the
+   * fastest way out: RecordBatchWriter.claim, no commit). Only where no framing is owed: one output
+   * ring, and a next tier that does not read in source order (this stage or one before it is
+   * `ordered: false`, or the next stage is a process). Unframed records belong to no item, so this
+   * works anywhere in the stage (a batch handler before its first next(), init, end).
+   */
+  batch(): RecordBatchWriter {
+    const writer = this.checkDirect('batch()');
+    return writer;
+  }
+
+  /** ctx.waitForRoom(length): after the batch writer's claim returned -1, publishes, waits for room, returns the writer open again. */
+  waitForRoom(length: number): RecordBatchWriter {
+    this.checkDirect('waitForRoom()');
+    if (!Number.isInteger(length) || length < 0 || length > this.maxRecordLength) {
+      throw new StageFailure(
+        'ERR_RECORD_TOO_LONG',
+        `${this.where} waited for room for a record of ${String(length)} bytes ${this.describeRecord()}; the next ring holds records of at most ${this.maxRecordLength} bytes`,
+        this.recordIndex,
+      );
+    }
+    const started = performance.now();
+    const writer = this.out.waitForRoom(length);
+    this.outputWaitMs += performance.now() - started;
+    return writer;
+  }
+
+  private checkDirect(call: string): RecordBatchWriter {
+    if (this.userClaimOpen) throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} called context.${call} ${this.describeRecord()} before commit() of its claim`, this.recordIndex);
+    if (this.orderedOutput) {
+      throw new StageFailure(
+        'ERR_BAD_OUTPUT',
+        `${this.where} called context.${call}, but the next stage reads in source order and needs each item's records framed, which a batch writer does not do; declare this stage ordered: false, or write with claim()/commit()`,
+        this.recordIndex,
+      );
+    }
+    const writer = this.out.directBatch();
+    if (writer === undefined) {
+      throw new StageFailure('ERR_BAD_OUTPUT', `${this.where} called context.${call}, but it writes ${this.out.producers.length} rings (the next stage has several workers); context.batch() needs one`, this.recordIndex);
+    }
+    return writer;
   }
 
   /** ctx.claim: the payload offset in `output`; commit() makes it a record. */
