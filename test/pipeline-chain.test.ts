@@ -58,7 +58,11 @@ describe('in-place chains: every record, every stage', () => {
     for (const s of result.stages) {
       expect(s.recordsIn).toBe(COUNT);
       expect(s.recordsOut).toBe(COUNT);
+      // Each stage's queue is the part of the one ring between its cursor and the one before it: empty at the end.
+      expect(s.queue).toMatchObject({ rings: 1, bytes: 0, records: 0 });
     }
+    expect(result.sink.queue).toMatchObject({ rings: 1, bytes: 0, records: 0 });
+    expect(result.sink.recordsIn).toBe(COUNT);
   });
 
   it('init gives the stage its state, records see their source index, end runs after the last record', async () => {
@@ -160,6 +164,7 @@ describe('in-place chains: failures', () => {
   it.each([
     ['a stage that is not in place', [stage('a', 'check'), { name: 'b', module: chain, export: 'check' }], /'b' is not in place/],
     ['two workers', [stage('a', 'check'), stage('b', 'check', { workers: 2 })], /'b' has 2 workers/],
+    ['a process stage', [stage('a', 'check'), { name: 'p', command: ['true', '{input}', '{output}'], inPlace: true }], /'p': a process stage cannot be in place/],
   ])('refuses an in-place stage next to %s (ERR_BAD_ARGUMENT)', async (_label, stages, message) => {
     const error = await runPipeline({ stages: stages as StageDescriptor[], source: [], sink: () => {} }).then(
       () => undefined,

@@ -12,7 +12,7 @@
  * bytes between its cursor and the one before it, and a record is reused only after the sink has
  * released it.
  *
- * Happens-before (docs/FORMAT.md §9). Stage k publishes its cursor with a sequentially consistent
+ * Happens-before (docs/FORMAT.md §11). Stage k publishes its cursor with a sequentially consistent
  * store after its writes to the records, and the next reader loads it with acquire before reading
  * them: each stage's writes happen before the next stage's reads, and the sink's release (a store
  * of the head) happens after its reads, before the producer reuses the bytes.

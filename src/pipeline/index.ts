@@ -4,6 +4,9 @@
  * - plan.ts: checks the options and derives the topology
  * - wiring.ts: the rings between tiers, and what a running pipeline shares
  * - thread-stage.ts / worker.ts: stages on worker threads (main-thread side / worker side)
+ * - output.ts: a stage worker's output (context claim/commit/write/batch, item framing)
+ * - cursor.ts: the batch a batch handler walks
+ * - chain.ts: in-place stages, the whole pipeline one ring with a cursor per stage
  * - process-stage.ts: stages that are other processes, through ring files
  * - io.ts: fan-in/fan-out over a tier's rings, ordered collect and framing
  * - ends.ts: the source and the sink on the calling thread

@@ -78,6 +78,9 @@ function planStage(stage: PipelineOptions['stages'][number], index: number, name
     throw badArgument(`stage '${stage.name}': ordered must be a boolean`, stage.name, index);
   }
   if (stage.command !== undefined) {
+    if ((stage as { inPlace?: unknown }).inPlace !== undefined) {
+      throw badArgument(`stage '${stage.name}': a process stage cannot be in place (inPlace is for worker stages that share one ring)`, stage.name, index);
+    }
     const command = stage.command as unknown;
     if (!Array.isArray(command) || command.length === 0 || !command.every((part) => typeof part === 'string')) {
       throw badArgument(`stage '${stage.name}': command must be a non-empty array of strings (argv)`, stage.name, index);

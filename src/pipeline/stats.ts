@@ -9,6 +9,7 @@ import { loadAcquire } from '../atomics.js';
 import { HEADER_LENGTH, HEAD_INDEX, TAIL_INDEX } from '../layout.js';
 import type { PipelineState, PipelineStats, QueueStats, StageStats } from './types.js';
 import type { Ring, RunContext } from './wiring.js';
+import { CHAIN_POSITION, chainLine } from './chain.js';
 
 /**
  * Every counter is written by one thread only, and counters of different threads are at least 64
@@ -46,7 +47,21 @@ export function ringStatsIndex(layout: StatsLayout, ring: number): number {
   return layout.nodes * NODE_SLOT_LENGTH + ring * RING_SLOT_LENGTH;
 }
 
-function queueOf(run: RunContext, rings: Ring[], processReads: boolean): QueueStats {
+/** An in-place chain (one ring): the bytes between the cursor of tier `tier` (the sink's: head) and the one before it (the source's: tail). */
+function chainQueueOf(run: RunContext, tier: number): QueueStats {
+  const ring = run.boundaries[tier - 1][0][0];
+  const words = new Int32Array(ring.buffer, 0, HEADER_LENGTH >> 2);
+  const cursors = new Int32Array(run.chain!);
+  const stages = run.plan.stages.length;
+  // The reader's position first: it only trails the writer's, so a writer's read after it is never behind.
+  const reader = tier === stages + 1 ? loadAcquire(words, HEAD_INDEX) : loadAcquire(cursors, chainLine(tier) + CHAIN_POSITION);
+  const writer = tier === 1 ? loadAcquire(words, TAIL_INDEX) : loadAcquire(cursors, chainLine(tier - 1) + CHAIN_POSITION);
+  const records = run.stats64[ring.statsIndex + RING_WRITTEN] - run.stats64[ring.statsIndex + RING_READ];
+  return { rings: 1, capacity: run.plan.ringCapacity, bytes: (writer - reader) >>> 0, records: Math.max(0, records) };
+}
+
+function queueOf(run: RunContext, rings: Ring[], processReads: boolean, tier = -1): QueueStats {
+  if (run.chain !== undefined && tier > 0) return chainQueueOf(run, tier);
   let bytes = 0;
   let records = 0;
   for (const ring of rings) {
@@ -105,14 +120,14 @@ export function snapshotStats(run: RunContext, state: PipelineState, elapsedMs: 
         busyMs: sum(s + 1, stage.workers, NODE_BUSY_MS),
         inputWaitMs: sum(s + 1, stage.workers, NODE_INPUT_WAIT_MS),
         outputWaitMs: sum(s + 1, stage.workers, NODE_OUTPUT_WAIT_MS),
-        queue: queueOf(run, inputRings(s + 1), false),
+        queue: queueOf(run, inputRings(s + 1), false, s + 1),
       };
     }),
     sink: {
       recordsIn: stats[sinkSlot + NODE_RECORDS_IN],
       busyMs: stats[sinkSlot + NODE_BUSY_MS],
       inputWaitMs: stats[sinkSlot + NODE_INPUT_WAIT_MS],
-      queue: queueOf(run, inputRings(sinkTier), false),
+      queue: queueOf(run, inputRings(sinkTier), false, sinkTier),
     },
     threads,
     spin: plan.spin,
