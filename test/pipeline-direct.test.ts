@@ -1,6 +1,7 @@
 /**
  * context.batch(): a stage writes its records on the next ring's batch writer (claim, no commit),
- * waiting for room with context.waitForRoom when a claim finds the ring full. Every record is
+ * waiting for room with context.waitForRoom when a claim finds the ring full; writer.batch(): the
+ * source does the same on the first ring. Every record is
  * checked in the sink (seeded stream: index, type, every payload byte, and which copy it is), in a
  * ring small enough that the stage waits for room thousands of times. Refused where framing is owed.
  * No timing assertions. Workers run dist/: build first.
@@ -76,3 +77,62 @@ describe('context.batch(): records claimed on the next ring’s batch writer', (
     expect(error.message).toMatch(/writes 2 rings/);
   });
 });
+
+describe('writer.batch(): the source claims records in place', () => {
+  it('every record, in order, through a 1 KiB ring, mixed with write() (which publishes the batch first)', async () => {
+    const count = 30_000;
+    let received = 0;
+    let mismatch: string | undefined;
+    let waits = 0;
+    await runPipeline({
+      ringCapacity: 1024,
+      maxRecordLength: 64,
+      stages: [{ name: 'check', module: seeded, export: 'verify' }],
+      source: async (writer) => {
+        let out = writer.batch();
+        for (let n = 0; n < count; n++) {
+          const record = sourceRecord(n) as Uint8Array;
+          if (n % 1000 < 10) {
+            // Every thousandth run of ten records goes through write(): after the batch's records.
+            const pending = writer.write(record, n % 0xffff);
+            if (pending !== undefined) await pending;
+            out = writer.batch();
+            continue;
+          }
+          let at = out.claim(record.length, n % 0xffff);
+          if (at < 0) {
+            waits++;
+            out = await writer.waitForRoom(record.length);
+            at = out.claim(record.length, n % 0xffff);
+          }
+          out.data.set(record, at);
+          if (n % 100 === 99) out = writer.publish();
+        }
+      },
+      sink: (data, type) => {
+        const n = received++;
+        const expected = sourceRecord(n) as Uint8Array;
+        if (type !== n % 0xffff || data.length !== expected.length || data.some((byte, k) => byte !== expected[k])) mismatch ??= `record ${n}`;
+      },
+    });
+    expect(mismatch).toBeUndefined();
+    expect(received).toBe(count);
+    // A 1 KiB ring holds about 20 of these records and the source yields only when it waits: it found the ring full.
+    expect(waits).toBeGreaterThan(0);
+  });
+
+  it('is refused when the first stage has several workers (a ring each)', async () => {
+    const error = await failure(
+      new Pipeline({
+        stages: [{ name: 'wide', module: seeded, export: 'verify', workers: 2 }],
+        source: (writer) => {
+          writer.batch();
+        },
+        sink: () => {},
+      }),
+    );
+    expect(error.code).toBe('ERR_BAD_ARGUMENT');
+    expect(error.message).toMatch(/batch\(\) writes one ring, and the first stage has 2 workers/);
+  });
+});
+

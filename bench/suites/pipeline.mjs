@@ -258,7 +258,8 @@ function memoryOfMain(heapBefore) {
  *   shmring-pipeline-batch    batch handlers (many records per call), writing in place
  *   shmring-pipeline-chain    in-place stages (inPlace: true) as batch handlers: one ring for the
  *                             whole pipeline, each stage changes the record where it lies (no copy);
- *                             the sink is a batch sink ({ batch }: no view per record)
+ *                             the source claims records in place (writer.batch()) and the sink is
+ *                             a batch sink ({ batch }: no view per record)
  *   shmring-pipeline-chain-records  the same with record functions (a view per record)
  *   shmring-noop-1/-2         one / two do-nothing stages: the per-record cost of a stage is the difference
  */
@@ -289,7 +290,7 @@ const PIPELINE_VARIANTS = {
     extra: {},
   },
   'shmring-pipeline-chain': {
-    label: 'parse -> transform -> verify in place (inPlace batch handlers: one ring, no copy between stages), batch sink',
+    label: 'parse -> transform -> verify in place (inPlace batch handlers: one ring, no copy between stages), source claiming in place (writer.batch()), batch sink',
     stages: () => STAGES.map((name) => ({ name, module: stageUrl('chain'), export: name, batch: true, inPlace: true })),
     extra: {},
     batchSink: true,
@@ -311,6 +312,36 @@ const PIPELINE_VARIANTS = {
   },
 };
 
+/** The source of the runPipeline contenders: records `from` .. `to` - 1, each a copy of `record` with its sequence number. */
+async function sendWritten(writer, record, from, to) {
+  for (let sequence = from; sequence < to; sequence++) {
+    setSequence(record, sequence);
+    const full = writer.write(record);
+    if (full) await full;
+  }
+}
+
+/** The same through the first ring's batch writer (writer.batch()): each record claimed and filled in place, published every 256. */
+async function sendClaimed(writer, record, from, to) {
+  const size = record.length;
+  let out = writer.batch();
+  for (let sequence = from; sequence < to; sequence++) {
+    let at = out.claim(size, 0);
+    if (at < 0) {
+      out = await writer.waitForRoom(size);
+      at = out.claim(size, 0);
+    }
+    const data = out.data;
+    data.set(record, at);
+    data[at] = sequence & 0xff;
+    data[at + 1] = (sequence >>> 8) & 0xff;
+    data[at + 2] = (sequence >>> 16) & 0xff;
+    data[at + 3] = (sequence >>> 24) & 0xff;
+    if ((sequence & 255) === 255) out = writer.publish();
+  }
+  writer.publish();
+}
+
 function shmringPipeline(size, variant = 'shmring-pipeline') {
   const warmup = Math.min(PIPELINE_WARMUP, Math.max(256, Math.floor(PIPELINE_WARMUP_BYTES / size)));
   const { label, stages, extra, batchSink = false } = PIPELINE_VARIANTS[variant];
@@ -327,18 +358,11 @@ function shmringPipeline(size, variant = 'shmring-pipeline') {
         stages: stages(),
         ringCapacity: ringCapacityFor(size),
         async source(writer) {
+          const send = batchSink ? sendClaimed : sendWritten;
           // The warm-up: the clock starts once its last record is out of the last stage.
-          for (let sequence = 0; sequence < warmup; sequence++) {
-            setSequence(record, sequence);
-            const full = writer.write(record);
-            if (full) await full;
-          }
+          await send(writer, record, 0, warmup);
           await untilFirstOrAbort(sink.first, writer.signal);
-          for (let sequence = warmup; sequence < warmup + count; sequence++) {
-            setSequence(record, sequence);
-            const full = writer.write(record);
-            if (full) await full;
-          }
+          await send(writer, record, warmup, warmup + count);
         },
         sink: batchSink
           ? {

@@ -7,7 +7,8 @@ import type { RingConsumer } from '../consumer.js';
 import type { RingProducer } from '../producer.js';
 import { atomicsParker } from '../parker.js';
 import { FanIn, FanOut, MAX_PIPELINE_TYPE } from './io.js';
-import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
+import type { RecordBatchWriter } from '../batch.js';
+import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT, RING_WRITTEN } from './stats.js';
 import { PipelineError, type PipelineInput, type PipelineSink, type PipelineSource, type SourceWriter } from './types.js';
 import { futexParkerOf, type RunContext } from './wiring.js';
 import { BatchCursor } from './cursor.js';
@@ -49,11 +50,55 @@ export async function runSource(run: RunContext, source: PipelineSource, produce
       stats[slot + NODE_OUTPUT_WAIT_MS] += performance.now() - started;
     }
   };
+  // writer.batch(): the first ring's batch writer while a batch is open; its records become items when published.
+  let batch: RecordBatchWriter | undefined;
+  const publishBatch = (): void => {
+    if (batch === undefined) return;
+    const records = batch.publish();
+    batch = undefined;
+    item += records;
+    stats[slot + NODE_RECORDS_OUT] = item;
+    stats[out.ringStatsOf(0) + RING_WRITTEN] += records;
+  };
   const writer: SourceWriter = {
     signal: stop,
+    batch(): RecordBatchWriter {
+      if (stop.aborted) throw stop.reason;
+      if (waiting) throw sourceError('batch() called while a write is still waiting; await it first');
+      if (producers.length !== 1) throw sourceError(`batch() writes one ring, and the first stage has ${producers.length} workers (a ring each); use write()`);
+      return (batch ??= producers[0].batch());
+    },
+    publish(): RecordBatchWriter {
+      publishBatch();
+      return writer.batch();
+    },
+    async waitForRoom(length: number): Promise<RecordBatchWriter> {
+      writer.batch();
+      if (!Number.isInteger(length) || length < 0 || length > maxRecordLength) {
+        throw new PipelineError(
+          'ERR_RECORD_TOO_LONG',
+          `shmring pipeline: source: waitForRoom(${String(length)}): the rings hold records of at most ${maxRecordLength} bytes (pipeline option maxRecordLength)`,
+          { stage: 'source', recordIndex: item },
+        );
+      }
+      publishBatch();
+      const producer = producers[0];
+      const started = performance.now();
+      waiting = true;
+      try {
+        // A claim that waits for room, then gives it back: nothing is written (a wrap's padding may be).
+        await producer.claimAsync(length, 0, { signal: stop });
+        producer.abort();
+      } finally {
+        waiting = false;
+        stats[slot + NODE_OUTPUT_WAIT_MS] += performance.now() - started;
+      }
+      return writer.batch();
+    },
     write(data: Uint8Array, type = 0): Promise<void> | undefined {
       if (stop.aborted) throw stop.reason;
       if (waiting) throw sourceError('write() called while the previous write is still waiting; await it first');
+      publishBatch();
       if (!(data instanceof Uint8Array)) throw sourceError(`record ${item} is ${data === null ? 'null' : typeof data}; expected a Uint8Array`);
       if (!Number.isInteger(type) || type < 0 || type > MAX_PIPELINE_TYPE) {
         throw sourceError(`record ${item} has type ${String(type)}; expected an integer from 0 to ${MAX_PIPELINE_TYPE} (0xFFFF is reserved)`);
@@ -96,6 +141,7 @@ export async function runSource(run: RunContext, source: PipelineSource, produce
     throw sourceError(`failed at record ${item}: ${(error as Error)?.message ?? String(error)}`, error);
   }
   if (stop.aborted) return;
+  publishBatch();
   out.close(true);
 }
 

@@ -610,6 +610,11 @@ export class FanOut {
     this.claimRing = -1;
   }
 
+  /** Index into stats of ring `index`'s slot. */
+  ringStatsOf(index: number): number {
+    return this.ringStats[index];
+  }
+
   /** Counts a record written by the caller's waiting path on ring `index`. */
   countWritten(index: number): void {
     this.stats[this.ringStats[index] + RING_WRITTEN]++;

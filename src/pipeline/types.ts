@@ -1,4 +1,5 @@
 import type { StageBatch } from './worker.js';
+import type { RecordBatchWriter } from '../batch.js';
 /**
  * The public types of pipelines: stage descriptors, sources and sinks, options, errors and stats.
  * Everything here is part of the package's API (src/index.ts re-exports it).
@@ -78,6 +79,19 @@ export interface SourceWriter {
    * `await writer.write(...)` is always correct.
    */
   write(data: Uint8Array, type?: number): Promise<void> | undefined;
+  /**
+   * The first ring's batch writer, open (the first stage has one worker, so there is one ring):
+   * `claim(length, type)` returns an offset in its `data` to fill in place, -1 when the ring is full
+   * (then `out = await writer.waitForRoom(length)` and claim again). Nothing is visible downstream
+   * until published: call `out = writer.publish()` every so many records (a few hundred); the
+   * pipeline also publishes in waitForRoom, in write(), and when the source ends. Types are 0 ..=
+   * MAX_PIPELINE_TYPE (0xFFFE).
+   */
+  batch(): RecordBatchWriter;
+  /** Publishes the open batch (one store of the tail) and returns the batch writer open again. */
+  publish(): RecordBatchWriter;
+  /** Publishes, waits (without blocking the thread) until a record of `length` bytes fits, and returns the batch writer open again. */
+  waitForRoom(length: number): Promise<RecordBatchWriter>;
   /** Aborts when the pipeline stops early (failure or abort): a source may stop producing. */
   readonly signal: AbortSignal;
 }
