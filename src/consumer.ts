@@ -27,6 +27,14 @@ import { RingSide, type SideOptions } from './side.js';
 /** heldEnd markers: odd, so never a position (positions are multiples of 8). */
 const NOTHING_HELD = -1;
 const POLLING = -3;
+/**
+ * @internal Options of an in-place pipeline's sink (src/pipeline/chain.ts): it reads up to the last
+ * stage's cursor, `words[index]`, instead of the ring's tail. Not part of the public options.
+ */
+export interface ChainedConsumerOptions extends SideOptions {
+  tail?: { words: Int32Array; index: number };
+}
+
 /** heldEnd while a batch from batch() is open. */
 const BATCHING = -5;
 
@@ -138,7 +146,7 @@ export class RingConsumer extends RingSide {
   private readonly tailWords: Int32Array;
   private readonly tailAt: number;
 
-  constructor(buffer: SharedArrayBuffer, options: SideOptions & { /** @internal */ tail?: { words: Int32Array; index: number } } = {}) {
+  constructor(buffer: SharedArrayBuffer, options: SideOptions = {}) {
     super(
       buffer,
       'consumer',
@@ -155,8 +163,9 @@ export class RingConsumer extends RingSide {
       },
       options,
     );
-    this.tailWords = options.tail?.words ?? this.words;
-    this.tailAt = options.tail?.index ?? TAIL_INDEX;
+    const tail = (options as ChainedConsumerOptions).tail;
+    this.tailWords = tail?.words ?? this.words;
+    this.tailAt = tail?.index ?? TAIL_INDEX;
     try {
       // A restarted consumer resumes at the last released record.
       const head = loadAcquire(this.words, HEAD_INDEX);

@@ -238,5 +238,6 @@ describe('batch sinks ({ batch })', () => {
     );
     expect(promised.code).toBe('ERR_SINK_FAILED');
     expect(promised.message).toMatch(/synchronous and returns nothing; it returned a Promise/);
+    expect(promised.recordIndex).toBe(-1);
   });
 });

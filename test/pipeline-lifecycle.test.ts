@@ -182,6 +182,7 @@ describe('batch handlers', () => {
     await runPipeline({
       source: (writer) =>
         source({
+          ...writer,
           signal: writer.signal,
           write(data, type) {
             const pending = writer.write(data, type);

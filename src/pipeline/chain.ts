@@ -254,7 +254,8 @@ export async function runChainStage(task: StageTask, chain: ChainRef, definition
           throw new StageFailure('ERR_STAGE_FAILED', `${where} threw on source record ${index} (in a batch): ${messageOf(error)}`, index, error);
         }
         if (result !== undefined) {
-          throw new StageFailure('ERR_BAD_OUTPUT', `${where}: an in-place batch handler changes its records where they lie and returns nothing; it returned ${typeof result}`, current.index);
+          // About the call, not a record: no record index.
+          throw new StageFailure('ERR_BAD_OUTPUT', `${where}: an in-place batch handler changes its records where they lie and returns nothing; it returned ${typeof result}`, -1);
         }
         cursor.count = 0;
       } else {

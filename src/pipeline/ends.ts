@@ -255,9 +255,10 @@ async function runBatchSink(run: RunContext, handler: (batch: StageBatch) => voi
     cursor.count = 0;
     stats[slot + NODE_RECORDS_IN] = received;
     if (result !== undefined) {
+      // About the call, not a record: no record index.
       throw new PipelineError('ERR_SINK_FAILED', `shmring pipeline: a batch sink is synchronous and returns nothing; it returned ${isThenable(result) ? 'a Promise' : typeof result}`, {
         stage: 'sink',
-        recordIndex: received - 1,
+        recordIndex: -1,
       });
     }
   };

@@ -17,7 +17,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import { RingConsumer } from '../consumer.js';
+import { RingConsumer, type ChainedConsumerOptions } from '../consumer.js';
 import { RingProducer } from '../producer.js';
 import { CHAIN_DOORBELL, CHAIN_POSITION, CHAIN_WAITING, chainLine } from './chain.js';
 import { runSink, runSource } from './ends.js';
@@ -197,7 +197,8 @@ export class Pipeline {
     if (chain === undefined) return new RingConsumer(buffer, { spin: plan.spin });
     const cursors = new Int32Array(chain);
     const line = chainLine(plan.stages.length);
-    const consumer = new RingConsumer(buffer, { spin: plan.spin, tail: { words: cursors, index: line + CHAIN_POSITION } });
+    const options: ChainedConsumerOptions = { spin: plan.spin, tail: { words: cursors, index: line + CHAIN_POSITION } };
+    const consumer = new RingConsumer(buffer, options);
     readFromCursor(consumer, cursors, line, { position: CHAIN_POSITION, waiting: CHAIN_WAITING, doorbell: CHAIN_DOORBELL });
     return consumer;
   }

@@ -101,7 +101,7 @@ export interface StageContext {
    */
   readonly recordIndex: number;
   /**
-   * In-place output, the fastest way out: reserves a record of `length` bytes in the next ring and
+   * Output straight into the next ring (no copy): reserves a record of `length` bytes in the next ring and
    * returns the offset of its payload in `context.output`; fill it, then commit(). `type` defaults
    * to the input record's type (0 in the end hook). Waits (blocking this worker) while the ring is full.
    */
@@ -386,7 +386,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       try {
         const result = batchFunction!(batch, context) as unknown;
         if (result !== undefined) {
-          throw new StageFailure('ERR_BAD_OUTPUT', `${where}: a batch handler writes through its context and returns nothing; it returned ${describe(result)}`, batch.index);
+          throw new StageFailure('ERR_BAD_OUTPUT', `${where}: a batch handler writes through its context and returns nothing; it returned ${describe(result)}`, -1);
         }
       } catch (error) {
         batch.count = 0;

@@ -7,7 +7,7 @@ const lines = ['3,apples', '5,pears', '2,plums'].map((line) => new TextEncoder()
 const result = await runPipeline({
   source: lines,                                        // iterable / async iterable / (writer) => ...
   stages: [
-    { name: 'parse', module: stage('./parse.mjs'), workers: 2 },    // writes its output in place
+    { name: 'parse', module: stage('./parse.mjs'), workers: 2 },    // claims its output in the next ring
     { name: 'total', module: stage('./total.mjs') },                // init + end hooks: a running total
     // A process stage: any program that relays between two ring files (here Node; a Go peer works too).
     { name: 'shout', command: [process.execPath, fileURLToPath(stage('./shout.mjs')), '{input}', '{output}'] },
