@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Which way out of a stage is fastest (issue 14.1): source -> one stage -> sink, 64 B records, the
-// stage written four ways (output-styles.mjs), interleaved round by round; median records/s from
+// stage written several ways (output-styles.mjs), interleaved round by round; median records/s from
 // the first record in the sink to the last. Build first (npx tsc -p tsconfig.json).
+// Styles: noop (returns the input view), fresh (a new array per record), reused (one array), write
+// (context.write), claim (context.claim/commit), batchWriter (context.batch()), inPlace (inPlace: true).
 //   node bench/suites/pipeline-stages/output-ab.mjs [--records N] [--rounds R] [--size B]
 import { parseArgs } from 'node:util';
 import { runPipeline } from '../../../dist/index.js';
@@ -16,7 +18,9 @@ const { values } = parseArgs({
 const records = Number(values.records);
 const size = Number(values.size);
 const module = new URL('./output-styles.mjs', import.meta.url);
-const styles = ['noop', 'fresh', 'reused', 'write', 'claim'];
+const styles = ['noop', 'fresh', 'reused', 'write', 'claim', 'batchWriter', 'inPlace'];
+/** Stage options per style: batchWriter needs an unordered stage, inPlace makes the pipeline one ring. */
+const stageOptions = { batchWriter: { ordered: false }, inPlace: { inPlace: true } };
 const rates = new Map(styles.map((style) => [style, []]));
 /** The stage worker's busy time per record (stats: excludes waiting for input and for room), ns. */
 const busy = new Map(styles.map((style) => [style, []]));
@@ -27,7 +31,7 @@ async function once(style) {
   let lastAt = 0;
   const record = new Uint8Array(size);
   const result = await runPipeline({
-    stages: [{ name: style, module, export: style }],
+    stages: [{ name: style, module, export: style, ...stageOptions[style] }],
     async source(writer) {
       for (let n = 0; n < records; n++) {
         record[0] = n & 0xff;

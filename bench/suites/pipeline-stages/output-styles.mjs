@@ -1,4 +1,4 @@
-// One stage that copies each record and flips its first payload byte, written four ways, for
+// One stage that copies each record and flips its first payload byte, written several ways, for
 // bench/suites/pipeline-stages/output-ab.mjs: which way out of a stage is fastest.
 let scratch = new Uint8Array(256);
 
@@ -38,4 +38,21 @@ export function claim(data, type, context) {
   output.set(data, at);
   output[at + 4] ^= 0x5a;
   context.commit();
+}
+
+/** context.batch(): claimed on the next ring's batch writer (the stage runs ordered: false), no commit. */
+export function batchWriter(data, type, context) {
+  let out = context.batch();
+  let at = out.claim(data.length, type);
+  if (at < 0) {
+    out = context.waitForRoom(data.length);
+    at = out.claim(data.length, type);
+  }
+  out.data.set(data, at);
+  out.data[at + 4] ^= 0x5a;
+}
+
+/** In place (stage option inPlace: the pipeline is one ring): the record is changed where it lies. */
+export function inPlace(data) {
+  data[4] ^= 0x5a;
 }
