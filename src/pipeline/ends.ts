@@ -6,7 +6,7 @@
 import type { RingConsumer } from '../consumer.js';
 import type { RingProducer } from '../producer.js';
 import { atomicsParker } from '../parker.js';
-import { FanIn, FanOut, MAX_PIPELINE_TYPE } from './io.js';
+import { FanIn, FanOut, MAX_PIPELINE_TYPE, type ItemRecordHandler } from './io.js';
 import type { RecordBatchWriter } from '../batch.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT, RING_WRITTEN } from './stats.js';
 import { PipelineError, type PipelineInput, type PipelineSink, type PipelineSource, type SourceWriter } from './types.js';
@@ -173,20 +173,7 @@ export async function runSink(run: RunContext, sink: PipelineSink, consumers: Ri
       throw SINK_PENDING;
     }
   };
-  const ordered = plan.readsOrdered(tier);
-  const input = new FanIn(
-    consumers,
-    {
-      ordered,
-      first: 0,
-      stride: 1,
-      parker: run.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
-      stats,
-      ringStats: run.boundaries[tier - 1].map((row) => row[0].statsIndex),
-    },
-    onRecord,
-    () => {},
-  );
+  const input = await sinkInput(run, consumers, onRecord);
   for (;;) {
     if (stop.aborted) return;
     let handled: number;
@@ -271,19 +258,7 @@ async function runBatchSink(run: RunContext, handler: (batch: StageBatch) => voi
     cursor.indices[position] = received++;
     if (!single || cursor.count === cursor.offsets.length) runBatch();
   };
-  const input = new FanIn(
-    consumers,
-    {
-      ordered: plan.readsOrdered(tier),
-      first: 0,
-      stride: 1,
-      parker: run.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
-      stats,
-      ringStats: run.boundaries[tier - 1].map((row) => row[0].statsIndex),
-    },
-    onRecord,
-    () => {},
-  );
+  const input = await sinkInput(run, consumers, onRecord);
   if (single) input.onBatchEnd = runBatch;
   for (;;) {
     if (stop.aborted) return;
@@ -297,6 +272,24 @@ async function runBatchSink(run: RunContext, handler: (batch: StageBatch) => voi
     stats[slot + NODE_INPUT_WAIT_MS] += performance.now() - waitStarted;
   }
   input.close();
+}
+
+/** The sink's reading end: the last tier's rings, in source order while order is kept. */
+async function sinkInput(run: RunContext, consumers: RingConsumer[], onRecord: ItemRecordHandler): Promise<FanIn> {
+  const tier = run.plan.stages.length + 1;
+  return new FanIn(
+    consumers,
+    {
+      ordered: run.plan.readsOrdered(tier),
+      first: 0,
+      stride: 1,
+      parker: run.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
+      stats: run.stats64,
+      ringStats: run.boundaries[tier - 1].map((row) => row[0].statsIndex),
+    },
+    onRecord,
+    () => {},
+  );
 }
 
 function writeInput(writer: SourceWriter, input: PipelineInput): Promise<void> | undefined {
