@@ -590,7 +590,20 @@ export class FanOut {
       this.publishBatch();
       this.claimedAlone = true;
     }
+    this.beforeBlocking();
     return this.producers[this.claimRing].claimSync(length, type);
+  }
+
+  /**
+   * Before this thread blocks on one ring's room: publish every ring and wake every parked reader
+   * (a publish that left one parked owes it a wake: RingProducer.publishTail). Else a reader of
+   * another ring could sleep on records this thread published quietly while the ring it waits on
+   * can only drain once that reader has moved: with ordered multi-worker tiers it does (the sink
+   * collects in order), and the test "groups and drops travel through a later multi-worker stage"
+   * hung that way on Node 24 in CI.
+   */
+  private beforeBlocking(): void {
+    for (const producer of this.producers) producer.publishTail(true);
   }
 
   commitClaim(): void {
@@ -626,6 +639,7 @@ export class FanOut {
    */
   writeSync(index: number, payload: Uint8Array, type: number): void {
     if (this.batched) this.publishBatch();
+    this.beforeBlocking();
     this.producers[index].writeSync(payload, type);
     this.stats[this.ringStats[index] + RING_WRITTEN]++;
   }
