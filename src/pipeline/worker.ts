@@ -445,8 +445,9 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     // while they are quick. Publishing after every short batch instead would wake a parked consumer per
     // batch: on a machine with fewer cores than threads that costs more than half the throughput.
     // While input keeps coming, a publish wakes a parked consumer at most once per WAKE_INTERVAL_MS
-    // (the others leave it parked: RingProducer.publishTail); the publish before this loop waits, a
-    // full output ring and the end always wake. A parked consumer so gets a millisecond of records
+    // (the others leave it parked: RingProducer.publishTail); the publish before this loop waits for
+    // input, before it blocks on any full output ring (FanOut.beforeBlocking) and at the end wakes
+    // every ring's reader. A parked consumer so gets a millisecond of records
     // per wake instead of a batch: the CSV app's parse worker spent 10-15 % of its time in
     // Atomics.notify waking the aggregate worker per batch (--cpu-prof, Node 26).
     const maxBatch = task.batchRecords;
