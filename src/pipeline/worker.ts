@@ -435,8 +435,9 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     if (cursor !== undefined && singleInput) {
       cursor.buffer = consumers[0].data;
       input.onBatchEnd = runBatch;
+    } else if (cursor !== undefined) {
+      input.onPollStart = onPollStart;
     }
-    else if (cursor !== undefined) input.onPollStart = onPollStart;
 
     // Publishing: the producers publish only when this loop says (and when a claim finds a ring full):
     // every `batchRecords` records, before it waits for input, and whenever a millisecond has passed
@@ -447,9 +448,9 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
     // While input keeps coming, a publish wakes a parked consumer at most once per WAKE_INTERVAL_MS
     // (the others leave it parked: RingProducer.publishTail); the publish before this loop waits for
     // input, before it blocks on any full output ring (FanOut.beforeBlocking) and at the end wakes
-    // every ring's reader. A parked consumer so gets a millisecond of records
-    // per wake instead of a batch: the CSV app's parse worker spent 10-15 % of its time in
-    // Atomics.notify waking the aggregate worker per batch (--cpu-prof, Node 26).
+    // every ring's reader. A parked consumer so gets a millisecond of records per wake instead of a
+    // batch: the CSV app's parse worker spent 10-15 % of its time in Atomics.notify waking the
+    // aggregate worker per batch (--cpu-prof, Node 26).
     const maxBatch = task.batchRecords;
     let batch = 1;
     let busyMs = 0;
