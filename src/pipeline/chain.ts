@@ -41,6 +41,7 @@ import {
 } from '../layout.js';
 import { atomicsParker } from '../parker.js';
 import { BatchCursor } from './cursor.js';
+import { stageContext } from './context.js';
 import { PipelineProtocolError, WAKE_INTERVAL_MS } from './io.js';
 import { StageFailure } from './output.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT, RING_READ, RING_WRITTEN } from './stats.js';
@@ -86,26 +87,15 @@ function chainContext(task: StageTask, where: string, current: { index: number }
       current.index,
     );
   };
-  const context: StageContext = {
-    stage: task.stage,
-    stageIndex: task.stageIndex,
-    worker: task.worker,
-    workers: task.workers,
-    options: task.options,
-    state: undefined,
-    get recordIndex() {
-      return current.index;
-    },
-    get output(): Uint8Array {
-      return refuse();
-    },
+  return stageContext(task, {
+    recordIndex: () => current.index,
+    output: refuse,
     claim: refuse,
     commit: refuse,
     write: refuse,
     batch: refuse,
     waitForRoom: refuse,
-  };
-  return Object.seal(context);
+  });
 }
 
 /**

@@ -153,27 +153,46 @@ export async function runSink(run: RunContext, sink: PipelineSink, consumers: Ri
   const slot = plan.nodeSlot(tier, 0);
   let pending: PromiseLike<unknown> | undefined;
   let received = 0;
-  if (typeof sink !== 'function') return runBatchSink(run, sink.batch, consumers);
-  const onRecord = (type: number, data: Uint8Array, offset: number, length: number): void => {
-    stats[slot + NODE_CURRENT_INDEX] = received;
-    received++;
-    stats[slot + NODE_RECORDS_IN] = received;
-    let result: unknown;
-    try {
-      result = sink(data.subarray(offset, offset + length), type);
-    } catch (error) {
-      throw new PipelineError('ERR_SINK_FAILED', `shmring pipeline: sink threw on record ${received - 1}: ${(error as Error)?.message ?? String(error)}`, {
-        stage: 'sink',
-        recordIndex: received - 1,
-        cause: error,
-      });
-    }
-    if (isThenable(result)) {
-      pending = result;
-      throw SINK_PENDING;
-    }
-  };
-  const input = await sinkInput(run, consumers, onRecord);
+  let onRecord: ItemRecordHandler;
+  let onBatchEnd: (() => void) | undefined;
+  if (typeof sink !== 'function') {
+    ({ onRecord, runBatch: onBatchEnd } = batchSink(run, sink.batch, consumers.length === 1));
+  } else {
+    onRecord = (type, data, offset, length) => {
+      stats[slot + NODE_CURRENT_INDEX] = received;
+      received++;
+      stats[slot + NODE_RECORDS_IN] = received;
+      let result: unknown;
+      try {
+        result = sink(data.subarray(offset, offset + length), type);
+      } catch (error) {
+        throw new PipelineError('ERR_SINK_FAILED', `shmring pipeline: sink threw on record ${received - 1}: ${(error as Error)?.message ?? String(error)}`, {
+          stage: 'sink',
+          recordIndex: received - 1,
+          cause: error,
+        });
+      }
+      if (isThenable(result)) {
+        pending = result;
+        throw SINK_PENDING;
+      }
+    };
+  }
+  const input = new FanIn(
+    consumers,
+    {
+      ordered: plan.readsOrdered(tier),
+      first: 0,
+      stride: 1,
+      parker: run.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
+      stats,
+      ringStats: run.boundaries[tier - 1].map((row) => row[0].statsIndex),
+    },
+    onRecord,
+    () => {},
+  );
+  // A batch sink reading one ring runs its batch at the end of each of the ring's batches.
+  if (onBatchEnd !== undefined && consumers.length === 1) input.onBatchEnd = onBatchEnd;
   for (;;) {
     if (stop.aborted) return;
     let handled: number;
@@ -207,17 +226,14 @@ export async function runSink(run: RunContext, sink: PipelineSink, consumers: Ri
 
 /**
  * A batch sink ({ batch }): the records of each read are gathered (offsets, no view) and handed over
- * together before the read releases them. With one input ring a read is a batch of the ring's batch
- * reader (FanIn.onBatchEnd); with several, each record is its own batch (a poll releases its
- * records before the next ring is polled).
+ * together before the read releases them. With one input ring (`single`) a read is a batch of the
+ * ring's batch reader, and runBatch is its FanIn.onBatchEnd; with several, each record is its own
+ * batch (a poll releases its records before the next ring is polled).
  */
-async function runBatchSink(run: RunContext, handler: (batch: StageBatch) => void, consumers: RingConsumer[]): Promise<void> {
+function batchSink(run: RunContext, handler: (batch: StageBatch) => void, single: boolean): { onRecord: ItemRecordHandler; runBatch: () => void } {
   const { plan } = run;
-  const stop = run.stop;
   const stats = run.stats64;
-  const tier = plan.stages.length + 1;
-  const slot = plan.nodeSlot(tier, 0);
-  const single = consumers.length === 1;
+  const slot = plan.nodeSlot(plan.stages.length + 1, 0);
   const cursor = new BatchCursor(plan.batchRecords);
   let received = 0;
   cursor.onEnter = (position) => {
@@ -258,38 +274,7 @@ async function runBatchSink(run: RunContext, handler: (batch: StageBatch) => voi
     cursor.indices[position] = received++;
     if (!single || cursor.count === cursor.offsets.length) runBatch();
   };
-  const input = await sinkInput(run, consumers, onRecord);
-  if (single) input.onBatchEnd = runBatch;
-  for (;;) {
-    if (stop.aborted) return;
-    const started = performance.now();
-    const handled = input.pump(plan.batchRecords);
-    stats[slot + NODE_BUSY_MS] += performance.now() - started;
-    if (handled < 0) break;
-    if (handled > 0) continue;
-    const waitStarted = performance.now();
-    await input.waitAsync(stop);
-    stats[slot + NODE_INPUT_WAIT_MS] += performance.now() - waitStarted;
-  }
-  input.close();
-}
-
-/** The sink's reading end: the last tier's rings, in source order while order is kept. */
-async function sinkInput(run: RunContext, consumers: RingConsumer[], onRecord: ItemRecordHandler): Promise<FanIn> {
-  const tier = run.plan.stages.length + 1;
-  return new FanIn(
-    consumers,
-    {
-      ordered: run.plan.readsOrdered(tier),
-      first: 0,
-      stride: 1,
-      parker: run.boundaries[tier - 1][0][0].file !== undefined ? await futexParkerOf() : atomicsParker,
-      stats: run.stats64,
-      ringStats: run.boundaries[tier - 1].map((row) => row[0].statsIndex),
-    },
-    onRecord,
-    () => {},
-  );
+  return { onRecord, runBatch };
 }
 
 function writeInput(writer: SourceWriter, input: PipelineInput): Promise<void> | undefined {

@@ -5,6 +5,7 @@
  * - wiring.ts: the rings between tiers, and what a running pipeline shares
  * - thread-stage.ts / worker.ts: stages on worker threads (main-thread side / worker side)
  * - output.ts: a stage worker's output (context claim/commit/write/batch, item framing)
+ * - context.ts: the context a stage function receives
  * - cursor.ts: the batch a batch handler walks
  * - chain.ts: in-place stages, the whole pipeline one ring with a cursor per stage
  * - process-stage.ts: stages that are other processes, through ring files

@@ -437,6 +437,8 @@ export interface FanOutOptions {
    * it waits. Off for the source, whose producers publish on their own policy.
    */
   batched?: boolean;
+  /** Batched: index into `stats` of the node's records-out counter, for records claimed on the batch writer itself (context.batch()). */
+  recordsOutIndex?: number;
 }
 
 /**
@@ -464,6 +466,7 @@ export class FanOut {
     this.ringStats = options.ringStats;
     this.maxRecordLength = Math.min(...producers.map((producer) => producer.maxRecordLength));
     this.batched = options.batched === true && producers.length === 1;
+    this.recordsOutIndex = options.recordsOutIndex ?? -1;
   }
 
   /** Batched: the open batch, opened if need be. */
@@ -486,7 +489,7 @@ export class FanOut {
   /** Batched: records of the open batch written through tryWrite/tryClaim (counted by their writer). */
   private countedInBatch = 0;
   /** Index into stats of the node's records-out counter, for records written on the batch writer directly; -1: none. */
-  recordsOutIndex = -1;
+  private readonly recordsOutIndex: number;
 
   /**
    * Batched: the open batch writer itself, for a stage that claims its output records on it

@@ -193,8 +193,7 @@ export class StageOutputWriter {
    * works anywhere in the stage (a batch handler before its first next(), init, end).
    */
   batch(): RecordBatchWriter {
-    const writer = this.checkDirect('batch()');
-    return writer;
+    return this.checkDirect('batch()');
   }
 
   /** ctx.waitForRoom(length): after the batch writer's claim returned -1, publishes, waits for room, returns the writer open again. */

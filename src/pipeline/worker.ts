@@ -26,6 +26,7 @@ import { HEAD_INDEX, RECORD_HEADER_LENGTH, TAIL_INDEX } from '../layout.js';
 import { RingProducer } from '../producer.js';
 import { StageFailure, StageOutputWriter, type StageFailureCode } from './output.js';
 import { BatchCursor } from './cursor.js';
+import { stageContext } from './context.js';
 import { runChainStage, type ChainRef } from './chain.js';
 import { NODE_BUSY_MS, NODE_CURRENT_INDEX, NODE_INPUT_WAIT_MS, NODE_OUTPUT_WAIT_MS, NODE_RECORDS_IN, NODE_RECORDS_OUT } from './stats.js';
 
@@ -253,23 +254,18 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
       const options = { spin: task.spin, publish: 'manual' as const };
       producers.push(ref.path === undefined ? new RingProducer(ref.buffer, options) : open(ref.path).producer(options));
     }
-    const out = new FanOut(producers, { ordered: task.orderedOutput, stats, ringStats: task.outputRingStats, batched: true });
-    out.recordsOutIndex = slot + NODE_RECORDS_OUT;
+    const out = new FanOut(producers, {
+      ordered: task.orderedOutput,
+      stats,
+      ringStats: task.outputRingStats,
+      batched: true,
+      recordsOutIndex: slot + NODE_RECORDS_OUT,
+    });
     const output = new StageOutputWriter(out, { orderedOutput: task.orderedOutput, stats, recordsOutIndex: slot + NODE_RECORDS_OUT, where });
     writer = output;
-    const context: StageContext = {
-      stage: task.stage,
-      stageIndex: task.stageIndex,
-      worker: task.worker,
-      workers: task.workers,
-      options: task.options,
-      state: undefined,
-      get recordIndex() {
-        return output.recordIndex;
-      },
-      get output() {
-        return output.output;
-      },
+    const context = stageContext(task, {
+      recordIndex: () => output.recordIndex,
+      output: () => output.output,
       claim: (length, type) => output.claim(length, type),
       commit: () => output.commit(),
       batch: () => output.batch(),
@@ -280,8 +276,7 @@ export default async function runStageWorker(task: StageTask): Promise<StageOutc
         }
         output.write(data, type);
       },
-    };
-    Object.seal(context);
+    });
 
     if (definition.init !== undefined) {
       try {
